@@ -1,0 +1,106 @@
+"""Command line (SPEC §6): `python -m lifecycle ingest|metrics …`. Exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from lifecycle.downloads import to_safe_csv
+from lifecycle.ingest import IngestReport, ingest_files
+from lifecycle.mapping import ColumnMapping, MappingError
+from lifecycle.schema import TABLES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lifecycle", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ingest = sub.add_parser("ingest", help="read exports into a workspace folder of canonical Parquet tables")
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument("--as", dest="table", choices=list(TABLES), help="the table the files hold")
+    ingest.add_argument("--mapping", help="mapping file (JSON, SPEC §4 format) overriding detection")
+    ingest.add_argument("--out", required=True, help="workspace folder")
+    ingest.add_argument("--json", action="store_true", help="print the reports as JSON")
+    metrics = sub.add_parser("metrics", help="every metric of one month as JSON or text")
+    metrics.add_argument("--data", required=True, help="workspace folder")
+    metrics.add_argument("--month", help="YYYY-MM (default: last complete month in the data)")
+    metrics.add_argument("--channel", help="channel name as it appears in the data")
+    metrics.add_argument("--json", action="store_true")
+    return parser
+
+
+SPEC_REPORT_KEYS = (
+    "file", "table", "rows_read", "rows_loaded", "rows_rejected", "rejected", "skipped_lines", "columns",
+    "dates", "encoding", "delimiter", "warnings",
+)
+
+
+def _report_text(report: IngestReport) -> str:
+    lines = [
+        f"{report.file}: {report.table} — read {report.rows_read}, loaded {report.rows_loaded}, "
+        f"rejected {report.rows_rejected}, skipped lines {report.skipped_lines}",
+        f"  encoding {report.encoding}, delimiter {report.delimiter!r}, dates {report.dates or '-'}",
+        "  columns: " + ", ".join(f"{c} ← {h!r}" for c, h in report.columns.items()),
+    ]
+    lines += [f"  rejected {n}: {reason}" for reason, n in report.rejected.items()]
+    lines += [f"  warning: {w}" for w in report.warnings]
+    return "\n".join(lines)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-120:]
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    try:
+        mapping = ColumnMapping.load(args.mapping) if args.mapping else None
+    except (MappingError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results, errors = ingest_files(args.files, args.out, table=args.table, mapping=mapping)
+    out = Path(args.out)
+    for item in results:
+        if len(item.rejected_rows):
+            path = out / "rejected" / f"{_safe_name(item.report.file)}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(to_safe_csv(item.rejected_rows))
+    if args.json:
+        payload = [{**{k: item.report.to_dict()[k] for k in SPEC_REPORT_KEYS}, **item.report.to_dict()} for item in results]
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    else:
+        for item in results:
+            print(_report_text(item.report))
+    for err in errors:
+        print(f"error: {err}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def run_metrics(args: argparse.Namespace) -> int:
+    from lifecycle.metrics import metrics_payload
+    from lifecycle.workspace import load_tables
+
+    try:
+        tables = load_tables(args.data)
+        payload = metrics_payload(tables, month=args.month, channel=args.channel)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+        return 0
+    print(f"month {payload['month']}, channel {payload['channel'] or 'all'}")
+    for metric_id, result in payload["metrics"].items():
+        shown = result["value"] if result["available"] else f"unavailable: {result['reason']}"
+        if result["available"] and result["value"] is None:
+            shown = f"n/a ({result['reason']})"
+        print(f"  {metric_id:32} {shown}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "ingest":
+        return run_ingest(args)
+    return run_metrics(args)

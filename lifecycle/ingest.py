@@ -1,0 +1,391 @@
+"""Ingestion (SPEC §4): an export's bytes → canonical frames + a report that accounts for every row.
+
+`read_export(data, name) -> list[Ingested]` runs every step — unpack, decode, sniff, header, footers
+(`lifecycle.reader`), table detection and column mapping (`lifecycle.mapping`), typed values
+(`lifecycle.values`), value normalization and validation (here). For every table read,
+`rows_read = rows_loaded + rows_rejected`; rejected rows keep their raw cells and a reason.
+`ingest_files(paths, out)` merges the results into a workspace folder by key (`lifecycle.workspace`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lifecycle import workspace
+from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
+from lifecycle.reader import RawTable, ReadError, read_raw
+from lifecycle.schema import TABLES, coerce_frame
+from lifecycle.synonyms import VALUE_SYNONYMS, normalize_header
+from lifecycle.values import normalize_key, parse_datetime, parse_number, parse_text
+
+MAX_REASON_EXAMPLES = 3
+MAX_ABS_NUMBER = 1e13
+"""Amounts and counts beyond this are rejected as implausible (e.g. an id pasted into a money column)."""
+
+COUNT_COLUMNS = {
+    "email_sends": ("sent", "delivered", "unique_opens", "unique_clicks", "bounces", "unsubscribes"),
+    "web_traffic": ("sessions", "users", "new_users", "form_views", "form_submissions"),
+}
+
+
+class IngestError(ValueError):
+    """A file that cannot be ingested at all (unreadable or unrecognizable); the message says why and how to fix."""
+
+
+@dataclass
+class IngestReport:
+    file: str
+    table: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rejected: dict[str, int]
+    skipped_lines: int
+    columns: dict[str, str]
+    dates: str
+    encoding: str
+    delimiter: str | None
+    warnings: list[str] = field(default_factory=list)
+    date_columns: dict[str, str] = field(default_factory=dict)
+    value_mappings: dict[str, dict[str, str]] = field(default_factory=dict)
+    unmapped_headers: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    replaced: int = 0
+    sheet: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Ingested:
+    """One table read from one file: the canonical frame, its report, and the rejected rows."""
+
+    table: str
+    frame: pd.DataFrame
+    report: IngestReport
+    rejected_rows: pd.DataFrame
+    """Columns: `row` (spreadsheet row number or None), `reason`, then the file's own headers (raw text)."""
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+def _vocabulary(table: str, column: str, mapping: ColumnMapping | None) -> dict[str, str]:
+    vocab = {normalize_header(k): v for k, v in VALUE_SYNONYMS.get(f"{table}.{column}", {}).items()}
+    if mapping is not None:
+        vocab.update({normalize_header(k): v for k, v in mapping.values.get(column, {}).items()})
+    return vocab
+
+
+def _normalize_category(
+    table: str, column: str, raw: pd.Series, mapping: ColumnMapping | None, warnings: list[str]
+) -> tuple[pd.Series, pd.Series, dict[str, str]]:
+    """Canonical values of a category column (SPEC §3 value rules), rows to reject, and raw→canonical seen."""
+    text = parse_text(raw).values
+    vocab = _vocabulary(table, column, mapping)
+    keys = normalize_key(text)
+    mapped = keys.map(vocab)
+    bad = pd.Series(False, index=raw.index)
+    key = f"{table}.{column}"
+    if key == "deals.status":
+        out = mapped.fillna("open").where(text.notna() | mapped.notna(), "open")
+    elif key == "deals.type":
+        out = mapped.where(mapped.notna(), keys.str.replace(" ", "_"))
+        out = out.fillna("new")
+        unknown = sorted(set(out.dropna()) - {"new", "upsell", "cross_sell", "renewal"})
+        if unknown:
+            warnings.append(f"deal type value(s) not recognized, kept as written: {', '.join(unknown[:8])}")
+    elif key == "email_events.event":
+        out = mapped
+        bad = text.notna() & mapped.isna()
+    elif column == "audience":
+        out = mapped
+        unknown = sorted(set(text[text.notna() & mapped.isna()]))
+        if unknown:
+            warnings.append(f"audience value(s) not recognized (left empty): {', '.join(unknown[:8])}")
+    elif key == "lead_stages.stage":
+        out = mapped.where(mapped.notna(), keys.str.replace(" ", "_"))
+    elif key == "spend.category":
+        out = mapped.where(mapped.notna() | text.isna(), "other")
+    else:  # channel, segment, lead status: kept as the export spells them (trimmed)
+        mapped_any = mapped.notna()
+        out = text.where(~mapped_any, mapped)
+    seen: dict[str, str] = {}
+    changed = text.notna() & out.notna() & (text != out)
+    if changed.any():
+        pairs = pd.DataFrame({"raw": text[changed], "canonical": out[changed]}).drop_duplicates("raw")
+        seen = dict(zip(pairs["raw"].head(50), pairs["canonical"].head(50), strict=True))
+    return out.astype("str"), bad, seen
+
+
+@dataclass
+class _Column:
+    values: pd.Series
+    bad: pd.Series
+    reason: str
+
+
+def _parse_column(
+    table: str, canonical: str, raw: pd.Series, header: str, mapping: ColumnMapping | None,
+    default_order: str, comma_hint: bool, report: IngestReport,
+) -> _Column:
+    kind = TABLES[table].column(canonical).kind
+    if kind == "datetime":
+        convention = mapping.dates if mapping is not None else "auto"
+        parsed = parse_datetime(raw, convention, default_order=default_order)
+        if parsed.note:
+            report.date_columns[canonical] = parsed.note
+            if "ambiguous" in parsed.note or "both" in parsed.note:
+                report.warnings.append(
+                    f"column {header!r}: dates {parsed.note} — set \"dates\" in a mapping file if that is wrong"
+                )
+        return _Column(parsed.values, parsed.bad, f"{canonical}: not a date in column {header!r}")
+    if kind == "number":
+        parsed = parse_number(raw, comma_hint=comma_hint)
+        values, bad = parsed.values, parsed.bad
+        reason = f"{canonical}: not a number in column {header!r}"
+        huge = values.abs() > MAX_ABS_NUMBER
+        if huge.any():
+            bad = bad | huge
+            values = values.where(~huge)
+            reason = f"{canonical}: not a number (or implausibly large) in column {header!r}"
+        if canonical in COUNT_COLUMNS.get(table, ()):
+            negative = values < 0
+            bad, values = bad | negative, values.where(~negative)
+            reason = f"{canonical}: not a count ≥ 0 in column {header!r}"
+        if table == "nps" and canonical == "score":
+            outside = values.notna() & ((values < 0) | (values > 10) | (values != values.round()))
+            bad, values = bad | outside, values.where(~outside)
+            reason = f"score: not an NPS score 0–10 in column {header!r}"
+        return _Column(values, bad, reason)
+    if kind == "category":
+        values, bad, seen = _normalize_category(table, canonical, raw, mapping, report.warnings)
+        if seen:
+            report.value_mappings[canonical] = seen
+        return _Column(values, bad, f"{canonical}: value not recognized in column {header!r}")
+    parsed = parse_text(raw)
+    return _Column(parsed.values, parsed.bad, "")
+
+
+# ---------------------------------------------------------------------------------------------- one table
+
+
+def _default_order(raw: RawTable) -> str:
+    return "dayfirst" if raw.delimiter == ";" else "monthfirst"
+
+
+def ingest_raw(
+    raw: RawTable, *, table: str | None = None, mapping: ColumnMapping | None = None
+) -> Ingested:
+    """Map, parse and validate one raw table. Raises MappingError if its table cannot be determined."""
+    if mapping is not None:
+        detection: Detection = apply_mapping(raw.headers, mapping, raw.name)
+    else:
+        detection = detect_table(raw.headers, raw.name, forced=table)
+    name = detection.table
+    spec = TABLES[name]
+    position = dict(zip(raw.headers, raw.positions, strict=True))
+    report = IngestReport(
+        file=raw.name, table=name, rows_read=len(raw.frame) + len(raw.bad_rows), rows_loaded=0, rows_rejected=0,
+        rejected={}, skipped_lines=raw.skipped_lines, columns=dict(detection.columns), dates="",
+        encoding=raw.encoding, delimiter=raw.delimiter, warnings=list(raw.warnings), skipped=raw.skipped[:20],
+        sheet=raw.sheet,
+    )
+    for col, header in detection.fuzzy.items():
+        report.warnings.append(f"column {header!r} matched to {col} approximately — check the mapping")
+    used = set(detection.columns.values())
+    report.unmapped_headers = [h for h in raw.headers if h not in used]
+
+    frame = raw.frame
+    n = len(frame)
+    comma_hint = raw.delimiter == ";"
+    out: dict[str, pd.Series] = {}
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="object")
+    culprit = pd.Series(pd.NA, index=frame.index, dtype="object")  # the raw cell quoted in the reason
+
+    def reject(mask: pd.Series, reason: str, cells: pd.Series | None = None) -> None:
+        nonlocal reasons, culprit
+        fresh = mask & reasons.isna()
+        if fresh.any():
+            reasons = reasons.mask(fresh, reason)
+            if cells is not None:
+                culprit = culprit.mask(fresh, cells)
+
+    for canonical in spec.column_names:
+        if canonical in detection.columns:
+            header = detection.columns[canonical]
+            col = _parse_column(
+                name, canonical, frame[position[header]], header, mapping, _default_order(raw), comma_hint, report
+            )
+            reject(col.bad, col.reason, frame[position[header]])
+            out[canonical] = col.values
+        elif mapping is not None and canonical in mapping.defaults:
+            const = pd.Series([mapping.defaults[canonical]] * n, index=frame.index, dtype="str")
+            col = _parse_column(name, canonical, const, f"default {canonical}", mapping, "monthfirst", False, report)
+            out[canonical] = col.values
+        elif name == "deals" and canonical == "type":
+            out[canonical] = pd.Series("new", index=frame.index, dtype="str")
+    for canonical in spec.required:
+        if canonical in out:
+            source = detection.columns.get(canonical, "default")
+            reject(out[canonical].isna(), f"{canonical}: missing (column {source!r} is empty)")
+    for group in spec.one_of:
+        present = [out[c] for c in group if c in out]
+        if present:
+            none = np.logical_and.reduce([p.isna().to_numpy() for p in present])
+            reject(pd.Series(none, index=frame.index), f"{' / '.join(group)}: all empty")
+
+    result = coerce_frame(name, pd.DataFrame(out, index=frame.index))
+    # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
+    key = [k for k in spec.key if k in result.columns]
+    valid = reasons.isna()
+    dup = result[valid].duplicated(subset=key, keep="last")
+    if dup.any():
+        dup_full = pd.Series(False, index=frame.index)
+        dup_full[dup.index] = dup
+        key_label = "/".join(key)
+        reject(dup_full, f"duplicate {key_label}: a later row in this file replaces it")
+        report.duplicates = int(dup.sum())
+        report.warnings.append(f"{int(dup.sum())} row(s) repeat the {key_label} of a later row; the later row is kept")
+
+    loaded = reasons.isna()
+    rejected_rows = _rejected_frame(raw, reasons, culprit, loaded)
+    report.rows_loaded = int(loaded.sum())
+    report.rows_rejected = len(rejected_rows)
+    report.rejected = {str(k): int(v) for k, v in rejected_rows["reason_kind"].value_counts().items()}
+    rejected_rows = rejected_rows.drop(columns="reason_kind")
+    report.dates = _dates_summary(report.date_columns)
+    assert report.rows_read == report.rows_loaded + report.rows_rejected
+    return Ingested(name, result[loaded].reset_index(drop=True), report, rejected_rows)
+
+
+def _rejected_frame(raw: RawTable, reasons: pd.Series, culprit: pd.Series, loaded: pd.Series) -> pd.DataFrame:
+    bad = raw.frame[~loaded]
+    parts = []
+    if len(bad):
+        cells = bad.copy()
+        cells.columns = raw.headers
+        kind = reasons[~loaded].astype(str)
+        value = culprit[~loaded]
+        # The reason a user reads quotes the offending value; the report's summary counts by kind.
+        quoted = "'" + value.astype(str).str.slice(0, 80) + "'"
+        detail = kind.where(value.isna(), kind + ": " + quoted)
+        parts.append(
+            pd.concat(
+                [
+                    pd.DataFrame(
+                        {"row": raw.rows[~loaded].astype("Int64"), "reason": detail, "reason_kind": kind},
+                        index=bad.index,
+                    ),
+                    cells,
+                ],
+                axis=1,
+            )
+        )
+    if raw.bad_rows:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row": pd.array([b.line for b in raw.bad_rows], dtype="Int64"),
+                    "reason": [f"{b.reason}: {b.text[:200]!r}" for b in raw.bad_rows],
+                    "reason_kind": ["wrong number of fields in the row"] * len(raw.bad_rows),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame({"row": pd.array([], dtype="Int64"), "reason": [], "reason_kind": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _dates_summary(date_columns: dict[str, str]) -> str:
+    conventions = {note.split(";")[0] for note in date_columns.values()}
+    if not conventions:
+        return ""
+    return ", ".join(sorted(conventions))
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def read_export(
+    data: bytes, name: str, *, table: str | None = None, mapping: ColumnMapping | None = None
+) -> list[Ingested]:
+    """Every table in one export (a zip or workbook may hold several). Raises IngestError with a message
+    naming the file, what was seen and how to map it, when nothing in it can be read as a table."""
+    try:
+        raws = read_raw(data, name)
+    except ReadError as exc:
+        raise IngestError(str(exc)) from exc
+    results: list[Ingested] = []
+    errors: list[str] = []
+    for raw in raws:
+        try:
+            results.append(ingest_raw(raw, table=table, mapping=mapping))
+        except MappingError as exc:
+            errors.append(str(exc))
+    if not results:
+        raise IngestError(" / ".join(errors))
+    for err in errors:  # a workbook sheet or archive member that holds no table: said, not hidden
+        results[0].report.warnings.append(f"not ingested: {err}")
+    return results
+
+
+def read_export_file(
+    path: str | os.PathLike[str], *, table: str | None = None, mapping: ColumnMapping | None = None
+) -> list[Ingested]:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot be read ({exc.strerror})") from exc
+    return read_export(data, path.name, table=table, mapping=mapping)
+
+
+def merge_into_workspace(folder: str | os.PathLike[str], results: list[Ingested]) -> None:
+    """Merge ingested tables into the workspace by key (a later file's row replaces an earlier one's)."""
+    by_table: dict[str, list[Ingested]] = {}
+    for item in results:
+        by_table.setdefault(item.table, []).append(item)
+    existing = workspace.load_tables(folder) if Path(folder).is_dir() else {}
+    manifest = workspace.read_manifest(folder) if Path(folder).is_dir() else {"files": []}
+    for name, items in by_table.items():
+        spec = TABLES[name]
+        frames = [existing[name]] if name in existing else []
+        for item in items:
+            frames.append(item.frame)
+            combined = pd.concat(frames, ignore_index=True)
+            key = [k for k in spec.key if k in combined.columns]
+            merged = combined.drop_duplicates(subset=key, keep="last")
+            item.report.replaced = len(combined) - len(merged)
+            if item.report.replaced:
+                item.report.warnings.append(
+                    f"{item.report.replaced} row(s) replace rows with the same {'/'.join(key)} already in the workspace"
+                )
+            frames = [merged]
+        workspace.save_table(folder, name, frames[0].sort_values(list(spec.key[:1])).reset_index(drop=True))
+    manifest["files"] = manifest.get("files", []) + [i.report.to_dict() for i in results]
+    workspace.write_manifest(folder, manifest)
+
+
+def ingest_files(
+    paths: list[str | os.PathLike[str]], out: str | os.PathLike[str], *, table: str | None = None,
+    mapping: ColumnMapping | None = None,
+) -> tuple[list[Ingested], list[str]]:
+    """Read every file and merge what was recognized into the workspace `out`; returns results and errors."""
+    results: list[Ingested] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            results.extend(read_export_file(path, table=table, mapping=mapping))
+        except IngestError as exc:
+            errors.append(str(exc))
+    if results:
+        merge_into_workspace(out, results)
+    return results, errors

@@ -1,0 +1,570 @@
+"""Read an export's bytes into raw string tables (SPEC §4 steps 1–4).
+
+`read_raw(data, name) -> list[RawTable]`: unpack `.zip`/`.gz`, decode (BOM → UTF-16 → UTF-8 with a
+Windows-1252 fallback for stray bytes), sniff the delimiter, find the real header below title / comment
+lines, collapse multi-row (survey) headers, and drop footer rows ("Grand total", "Total: …",
+"Confidential…", copyright, blank tail). Every cell stays a string here; typing happens in `lifecycle.values`.
+Rows the CSV parser cannot split into the header's number of fields are kept as `bad_rows` so ingest can
+list them as rejected — nothing read is lost.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import gzip
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from lifecycle.synonyms import normalize_header
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+MAX_DECOMPRESSED_BYTES = 4 * 1024**3
+"""Refuse archives that expand past this many bytes (zip bombs); change with `read_raw(..., limit=)`."""
+MAX_ARCHIVE_MEMBERS = 1000
+
+DELIMITERS = (",", ";", "\t", "|")
+_SAMPLE_LINES = 60
+
+_FOOTER = re.compile(
+    r"^\s*(grand\s+totals?|totals?\b|total\s*:|confidential|copyright|\(c\)|©|all rights reserved|"
+    r"generated\s+(by|on|at)|report\s+generated|powered by)",
+    re.IGNORECASE,
+)
+
+
+class ReadError(ValueError):
+    """The bytes cannot be read as a table at all (not a recognizable format, over a limit, empty)."""
+
+
+@dataclass
+class BadRow:
+    line: int | None
+    text: str
+    reason: str
+
+
+@dataclass
+class RawTable:
+    """One table of strings as it stood in the file, header resolved, footers removed."""
+
+    name: str
+    headers: list[str]
+    frame: pd.DataFrame
+    """Columns named by position `c0..cN` (headers may repeat), dtype str, empty cells as NA."""
+    rows: pd.Series
+    """Spreadsheet row number (1-based, as a user sees it in the file) of every frame row."""
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    skipped_lines: int = 0
+    skipped: list[str] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sheet: str | None = None
+    header_rows: int = 1
+
+    @property
+    def positions(self) -> list[str]:
+        return list(self.frame.columns)
+
+
+# ---------------------------------------------------------------------------------------------- containers
+
+
+def read_raw(data: bytes, name: str, *, limit: int = MAX_DECOMPRESSED_BYTES) -> list[RawTable]:
+    """All tables in one uploaded file (several for a zip or a multi-sheet workbook)."""
+    lower = name.lower()
+    if lower.endswith(".zip") or data[:4] == b"PK\x03\x04" and not lower.endswith(EXCEL_SUFFIXES):
+        return _read_zip(data, name, limit)
+    if lower.endswith(".gz") or data[:2] == b"\x1f\x8b":
+        inner = name[:-3] if lower.endswith(".gz") else name
+        return read_raw(_gunzip(data, name, limit), inner, limit=limit)
+    if lower.endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return _read_excel(data, name)
+    return [_read_text(data, name)]
+
+
+def _gunzip(data: bytes, name: str, limit: int) -> bytes:
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+        while chunk := gz.read(1 << 20):
+            out.write(chunk)
+            if out.tell() > limit:
+                raise ReadError(
+                    f"{name}: decompresses to more than {limit / 1024**3:.1f} GB — refused as a "
+                    "possible zip bomb (raise the limit with the LIFECYCLE_MAX_DECOMPRESSED setting)"
+                )
+    return out.getvalue()
+
+
+def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ReadError(f"{name}: not a valid zip archive ({exc})") from exc
+    members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise ReadError(f"{name}: the archive has {len(members)} files; at most {MAX_ARCHIVE_MEMBERS} are read")
+    if sum(m.file_size for m in members) > limit:
+        raise ReadError(
+            f"{name}: the archive expands to {sum(m.file_size for m in members) / 1024**3:.1f} GB, over the "
+            f"{limit / 1024**3:.1f} GB limit — refused as a possible zip bomb"
+        )
+    tables: list[RawTable] = []
+    for member in members:
+        # Only the member's base name is used, never as a path: archive paths cannot reach the file system.
+        member_name = f"{name}/{PurePosixPath(member.filename).name}"
+        if not member.filename.lower().endswith(TEXT_SUFFIXES + EXCEL_SUFFIXES + (".gz",)):
+            continue
+        with archive.open(member) as fh:
+            content = fh.read(limit + 1)
+        if len(content) > limit:
+            raise ReadError(f"{member_name}: expands past the {limit / 1024**3:.1f} GB limit — refused")
+        tables.extend(read_raw(content, member_name, limit=limit))
+    if not tables:
+        raise ReadError(f"{name}: the archive holds no .csv, .tsv, .txt or Excel file")
+    return tables
+
+
+def _hidden(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+
+
+def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
+    bad = err.object[err.start : err.end]
+    return bad.decode("cp1252", errors="replace"), err.end
+
+
+codecs.register_error("lifecycle_cp1252", _cp1252_fallback)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text and the name of the encoding used: BOM, then UTF-16 by its NUL pattern, then UTF-8 (stray
+    bytes read as Windows-1252, reported as mixed), then the charset-normalizer guess."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode_utf8(data[3:], "utf-8-sig")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    head = data[:4000]
+    if len(head) >= 4 and head.count(b"\x00") > len(head) // 4:
+        le = head[1::2].count(0) > head[0::2].count(0)
+        enc = "utf-16-le" if le else "utf-16-be"
+        return data.decode(enc, errors="replace"), enc
+    return _decode_utf8(data, "utf-8")
+
+
+def _decode_utf8(data: bytes, label: str) -> tuple[str, str]:
+    try:
+        return data.decode("utf-8"), label
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 1 << 20]).best()
+    guess = best.encoding if best is not None else "cp1252"
+    if guess.startswith(("cp125", "latin", "iso8859", "mac_")):
+        guess = "cp1252"  # Western exports: single-byte guesses among these are nearly always Windows-1252
+    if guess not in ("utf_8", "ascii") and not _has_valid_utf8_multibyte(data):
+        try:
+            return data.decode(guess), guess.replace("_", "-")
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode("utf-8", errors="lifecycle_cp1252"), "utf-8+cp1252 (mixed)"
+
+
+_UTF8_MULTI = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+
+
+def _has_valid_utf8_multibyte(data: bytes) -> bool:
+    return _UTF8_MULTI.search(data[: 1 << 20]) is not None
+
+
+# ---------------------------------------------------------------------------------------------- sniffing
+
+
+def _split(lines: list[str], delimiter: str) -> list[list[str]]:
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error:
+        return [line.split(delimiter) for line in lines]
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter that splits the most sample lines into the same (largest) number of fields."""
+    content = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not content:
+        return ","
+    best, best_score = ",", (0.0, 0)
+    for delim in DELIMITERS:
+        counts = [len(r) for r in _split(content, delim)]
+        widths = pd.Series([c for c in counts if c > 1])
+        if widths.empty:
+            continue
+        modal = int(widths.mode().iloc[0])
+        share = float((pd.Series(counts) == modal).mean())
+        score = (round(share, 2), modal)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _is_numberlike(cell: str) -> bool:
+    return bool(re.fullmatch(r"[\s$€£¥%+\-().,:/0-9TZ]*[0-9][\s$€£¥%+\-().,:/0-9TZ]*", cell))
+
+
+def _header_like(row: list[str], width: int) -> bool:
+    cells = [c.strip() for c in row]
+    filled = [c for c in cells if c]
+    if len(cells) < max(2, int(width * 0.8)) or len(filled) < max(2, int(width * 0.5)):
+        return False
+    texty = [c for c in filled if not _is_numberlike(c)]
+    return len(texty) >= 0.7 * len(filled)
+
+
+def find_header(rows: list[list[str]]) -> tuple[int, int]:
+    """(index of the header row, number of header rows) in the sample rows.
+
+    The header is the first header-like row as wide as the body; survey exports add one or two more
+    header rows right below it (sub-labels, `{"ImportId": …}`), detected as header-like rows before the
+    first row that holds a number or date.
+    """
+    widths = pd.Series([len(r) for r in rows if len([c for c in r if c.strip()]) > 1])
+    if widths.empty:
+        return 0, 1
+    width = int(widths.max())
+    wide = widths[widths >= 2]
+    if not wide.empty:
+        width = int(wide.mode().max())
+    start = 0
+    for i, row in enumerate(rows):
+        if row and row[0].lstrip().startswith("#"):
+            continue
+        if _header_like(row, width):
+            start = i
+            break
+    else:
+        return 0, 1
+    extra = 0
+    for row in rows[start + 1 : start + 4]:
+        if _is_subheader(row):
+            extra += 1
+        else:
+            break
+    if extra and start + 1 + extra >= len(rows):
+        extra = 0  # nothing but text below: those are data rows, not more header
+    return start, 1 + extra
+
+
+def _is_subheader(row: list[str]) -> bool:
+    cells = [c.strip() for c in row if c.strip()]
+    if not cells:
+        return False
+    if all(c.startswith("{") and "ImportId" in c for c in cells):
+        return True
+    return all(not _is_numberlike(c) and len(c) < 400 for c in cells) and any(
+        c.lower() in ("response", "open-ended response", "other (please specify)") or "?" in c for c in cells
+    )
+
+
+def collapse_headers(rows: list[list[str]]) -> list[str]:
+    """One label per column from several header rows: the most specific one.
+
+    A label matching a known synonym wins; otherwise the first row's label, unless it is empty or a
+    generic sub-label ("Response"), in which case the other rows' label is used.
+    """
+    from lifecycle.synonyms import COLUMN_SYNONYMS
+
+    known = {normalize_header(h) for cols in COLUMN_SYNONYMS.values() for hs in cols.values() for h in hs}
+    width = max(len(r) for r in rows)
+    out: list[str] = []
+    for j in range(width):
+        labels = [r[j].strip() if j < len(r) else "" for r in rows]
+        labels = [lab for lab in labels if lab and not lab.startswith("{")]
+        pick = next((lab for lab in labels if normalize_header(lab) in known), None)
+        if pick is None:
+            generic = ("response", "open ended response")
+            specific = [lab for lab in labels if normalize_header(lab) not in generic]
+            pick = specific[0] if specific else (labels[0] if labels else "")
+        out.append(pick)
+    return out
+
+
+def unique_headers(headers: list[str]) -> tuple[list[str], list[str]]:
+    """Headers made unique and non-empty ('Email', 'Email (2)', 'column 5'), plus warnings."""
+    seen: dict[str, int] = {}
+    out, warnings = [], []
+    for i, h in enumerate(headers):
+        label = h.strip() or f"column {i + 1}"
+        key = label.lower()
+        if key in seen:
+            seen[key] += 1
+            new = f"{label} ({seen[key]})"
+            warnings.append(f"header {label!r} appears more than once; column {i + 1} is read as {new!r}")
+            label = new
+        else:
+            seen[key] = 1
+        out.append(label)
+    return out, warnings
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def _read_text(data: bytes, name: str) -> RawTable:
+    if not data.strip():
+        raise ReadError(f"{name}: the file is empty")
+    if b"\x00" in data[:4000] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        zero_share = data[:4000].count(0) / min(len(data), 4000)
+        if zero_share < 0.25:
+            raise ReadError(f"{name}: this is a binary file, not a CSV/TSV text export or Excel workbook")
+    text, encoding = decode(data)
+    if "\ufffd" in text[:4000] and text[:4000].count("\ufffd") > 20:
+        raise ReadError(f"{name}: this is a binary file, not a CSV/TSV text export or Excel workbook")
+    sample = text[: 1 << 20].splitlines()[:_SAMPLE_LINES]
+    lower = name.lower()
+    delimiter = "\t" if lower.endswith(".tsv") else sniff_delimiter(sample)
+    rows = _split(sample, delimiter)
+    start, n_header = find_header(rows)
+    header_rows = rows[start : start + n_header]
+    headers = collapse_headers(header_rows) if n_header > 1 else [c.strip() for c in header_rows[0]]
+    headers, warnings = unique_headers(headers)
+
+    # Lines above the header: physical lines of the sample before the header row. csv rows map to lines
+    # 1:1 in that region (titles and comments hold no embedded newlines).
+    skip_lines = _physical_lines_before(sample, rows, start)
+    body_skip = _physical_lines_before(sample, rows, start + n_header)
+    skipped = [ln for ln in sample[:skip_lines] if ln.strip()]
+
+    bad_rows: list[BadRow] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(
+            BadRow(
+                row.number,
+                row.text,
+                f"row has {row.actual_columns} field(s) where the header has {row.expected_columns}",
+            )
+        )
+        return "skip"
+
+    positions = [f"c{i}" for i in range(len(headers))]
+    utf8 = text.encode("utf-8")
+    if "\n" in text or "\r" in text:
+        skip_bytes = _offset_after_lines(text, body_skip)
+        body = utf8[len(text[:skip_bytes].encode("utf-8")) :]
+    else:
+        body = b""
+    table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True)
+    if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
+        bad_rows.clear()
+        table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=False)
+    frame = _strings_frame(table, positions)
+    # Spreadsheet row numbers (exact when no value spans lines and no blank lines sit inside the data).
+    bad_lines = {b.line for b in bad_rows if b.line is not None}
+    numbers = [n for n in range(1, len(frame) + len(bad_lines) + 1) if n not in bad_lines][: len(frame)]
+    rows_no = pd.Series([body_skip + n for n in numbers], index=frame.index, dtype="int64")
+    for b in bad_rows:
+        if b.line is not None:
+            b.line += body_skip
+
+    raw = RawTable(
+        name=name,
+        headers=headers,
+        frame=frame,
+        rows=rows_no,
+        encoding=encoding,
+        delimiter=delimiter,
+        skipped=skipped,
+        bad_rows=[],
+        warnings=warnings,
+        header_rows=n_header,
+    )
+    if encoding.startswith("utf-8+"):
+        raw.warnings.append("some bytes were not valid UTF-8 and were read as Windows-1252 (mixed encoding)")
+    if n_header > 1:
+        raw.warnings.append(f"{n_header} header rows (survey export) collapsed into one")
+    for bad in bad_rows:
+        if _FOOTER.match(bad.text.strip().strip('"')) or not bad.text.strip(",;\t| \""):
+            raw.skipped.append(bad.text)
+        else:
+            raw.bad_rows.append(bad)
+    _drop_footers(raw)
+    raw.skipped_lines = len(raw.skipped)
+    return raw
+
+
+def _physical_lines_before(sample: list[str], rows: list[list[str]], row_index: int) -> int:
+    # csv.reader over a list of lines yields one row per line unless a quoted value spans lines; count
+    # the lines the first `row_index` parsed rows consumed.
+    if row_index == 0:
+        return 0
+    reader = csv.reader(iter(sample))
+    consumed = 0
+    for _ in range(row_index):
+        try:
+            next(reader)
+        except (StopIteration, csv.Error):
+            break
+        consumed = reader.line_num
+    return consumed
+
+
+def _offset_after_lines(text: str, n: int) -> int:
+    pos = 0
+    for _ in range(n):
+        nxt = re.search(r"\r\n|\n|\r", text[pos:])
+        if nxt is None:
+            return len(text)
+        pos += nxt.end()
+    return pos
+
+
+def _arrow_parse(
+    body: bytes, positions: list[str], delimiter: str, on_invalid, name: str, *, threads: bool
+) -> pa.Table:
+    if not body.strip():
+        return pa.table({p: pa.array([], pa.string()) for p in positions})
+    block = 1 << 22
+    while True:
+        try:
+            return pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=pacsv.ReadOptions(column_names=positions, block_size=block, use_threads=threads),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter, newlines_in_values=b'"' in body, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={p: pa.string() for p in positions},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            msg = str(exc)
+            if "straddling" in msg and block < len(body) + 1:
+                block = min(block * 8, len(body) + 1)
+                continue
+            raise ReadError(f"{name}: the CSV parser stopped: {msg}") from exc
+
+
+def _strings_frame(table: pa.Table, positions: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({p: table.column(p).to_pandas().astype("str") for p in positions})
+    frame = frame.apply(lambda s: s.str.strip()) if len(frame.columns) else frame
+    return frame.mask(frame == "").astype("str")
+
+
+def _drop_footers(raw: RawTable) -> None:
+    """Remove 'Grand total' / 'Total: …' / blank rows at the start or end of the body (reported as skipped)."""
+    frame = raw.frame
+    if frame.empty:
+        return
+    first = frame.bfill(axis=1).iloc[:, 0].fillna("")
+    blank = frame.isna().all(axis=1)
+    footer = first.str.match(_FOOTER.pattern, case=False) | blank
+    keep = pd.Series(True, index=frame.index)
+    n = len(frame)
+    i = n - 1
+    while i >= 0 and footer.iloc[i]:
+        keep.iloc[i] = False
+        i -= 1
+    j = 0
+    while j < n and footer.iloc[j] and not blank.iloc[j] and first.iloc[j].lower().startswith(("grand total", "total")):
+        keep.iloc[j] = False
+        j += 1
+    dropped = frame[~keep]
+    if len(dropped):
+        raw.skipped.extend(dropped.fillna("").astype(str).agg((raw.delimiter or ",").join, axis=1).tolist())
+        raw.frame = frame[keep]
+        raw.rows = raw.rows[keep]
+
+
+# ---------------------------------------------------------------------------------------------- excel
+
+
+def _cell_text(value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _read_excel(data: bytes, name: str) -> list[RawTable]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # calamine raises its own error types for corrupt files
+        raise ReadError(f"{name}: not a readable Excel workbook ({exc})") from exc
+    tables: list[RawTable] = []
+    for sheet in book.sheet_names:
+        try:
+            cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise ReadError(f"{name}: sheet {sheet!r} cannot be read ({exc})") from exc
+        rows = [[_cell_text(v) for v in row] for row in cells]
+        if not any(any(c.strip() for c in r) for r in rows):
+            continue
+        tables.append(_table_from_rows(rows, name, sheet))
+    if not tables:
+        raise ReadError(f"{name}: the workbook has no sheet with data")
+    return tables
+
+
+def _table_from_rows(rows: list[list[str]], name: str, sheet: str) -> RawTable:
+    start, n_header = find_header(rows[:_SAMPLE_LINES])
+    header_rows = rows[start : start + n_header]
+    headers = collapse_headers(header_rows) if n_header > 1 else [c.strip() for c in header_rows[0]]
+    headers, warnings = unique_headers(headers)
+    body = rows[start + n_header :]
+    positions = [f"c{i}" for i in range(len(headers))]
+    width = len(headers)
+    body = [(r + [""] * width)[:width] if len(r) <= width or not any(x.strip() for x in r[width:]) else r for r in body]
+    bad = [BadRow(start + n_header + 1 + i, "\t".join(r), f"row has {len(r)} cells where the header has {width}") for i, r in enumerate(body) if len(r) != width]
+    good_idx = [i for i, r in enumerate(body) if len(r) == width]
+    frame = pd.DataFrame([body[i] for i in good_idx], columns=positions, dtype="str")
+    if frame.empty:
+        frame = pd.DataFrame({p: pd.Series(dtype="str") for p in positions})
+    if len(frame):
+        frame = frame.apply(lambda s: s.str.strip())
+        frame = frame.mask(frame == "").astype("str")
+    rows_no = pd.Series([start + n_header + 1 + i for i in good_idx], index=frame.index, dtype="int64")
+    raw = RawTable(
+        name=f"{name}[{sheet}]",
+        headers=headers,
+        frame=frame,
+        rows=rows_no,
+        encoding="xlsx",
+        delimiter=None,
+        skipped=[" ".join(c for c in r if c) for r in rows[:start] if any(c.strip() for c in r)],
+        bad_rows=bad,
+        warnings=warnings,
+        sheet=sheet,
+        header_rows=n_header,
+    )
+    _drop_footers(raw)
+    raw.skipped_lines = len(raw.skipped)
+    return raw

@@ -1,0 +1,245 @@
+"""Typed values from export strings (SPEC §4 step 6), one whole column at a time.
+
+Each parser takes a string Series (NA = empty cell) and returns `Parsed(values, bad, note)`: the typed
+values, a boolean mask of cells that were present but could not be parsed (ingest rejects those rows with
+the reason), and a note for the report (e.g. the date convention decided for the column).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lifecycle.schema import DATETIME_DTYPE
+
+EMPTY_MARKERS = ("--", "(not set)", "n/a", "na", "null", "none", "nan", "-", "#n/a", "(none)", "")
+"""Cells that mean 'no value' in numeric and date columns."""
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+DateConvention = str  # "auto" | "dayfirst" | "monthfirst" | a strftime format
+
+
+@dataclass
+class Parsed:
+    values: pd.Series
+    bad: pd.Series
+    note: str = ""
+
+
+def blank_markers(raw: pd.Series) -> pd.Series:
+    """`raw` with the empty markers ('--', '(not set)', 'N/A' …) turned into NA."""
+    lowered = raw.str.strip().str.lower()
+    return raw.mask(lowered.isin(EMPTY_MARKERS))
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+_CURRENCY = re.compile(r"[$€£¥₹₽]|\b(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|SEK|NOK|DKK|PLN)\b", re.IGNORECASE)
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
+
+
+def decimal_comma(cleaned: pd.Series, hint: bool = False) -> bool:
+    """Whether a column writes decimals with a comma ('1.234,56', '12,5'), decided over the whole column."""
+    s = cleaned.dropna()
+    if s.empty:
+        return hint
+    both = s[s.str.contains(",", regex=False) & s.str.contains(".", regex=False)]
+    if not both.empty:
+        return bool((both.str.rfind(",") > both.str.rfind(".")).mean() > 0.5)
+    comma_decimal = s.str.fullmatch(r"[+-]?\d*,\d{1,2}|[+-]?\d*,\d{4,}").any()
+    dot_decimal = s.str.fullmatch(r"[+-]?\d*\.\d{1,2}|[+-]?\d*\.\d{4,}").any()
+    many_commas = s.str.count(",").gt(1).any()
+    many_dots = s.str.count(r"\.").gt(1).any()
+    if comma_decimal or many_dots:
+        return True
+    if dot_decimal or many_commas:
+        return False
+    return hint
+
+
+def parse_number(raw: pd.Series, *, comma_hint: bool = False) -> Parsed:
+    """Numbers with currency symbols, thousands separators (`,` `.` space NBSP `'`), decimal comma,
+    accounting negatives '(12.50)', and percentages ('12%' → 0.12)."""
+    s = blank_markers(raw.astype("str"))
+    s = s.str.replace(_CURRENCY, "", regex=True).str.replace(_SPACES, "", regex=True)
+    negative = s.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
+    s = s.str.strip("()")
+    percent = s.str.endswith("%").fillna(False).astype(bool)
+    s = s.str.rstrip("%")
+    comma = decimal_comma(s, comma_hint)
+    if comma:
+        s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        s = s.str.replace(",", "", regex=False)
+    s = s.mask(s == "")
+    values = pd.to_numeric(s, errors="coerce").astype("float64")
+    values = values.where(~percent, values / 100).where(~negative, -values)
+    bad = s.notna() & (values.isna() | ~np.isfinite(values.fillna(0)))
+    values = values.where(~bad)
+    note = "decimal comma" if comma else ""
+    return Parsed(values, bad, note)
+
+
+# ---------------------------------------------------------------------------------------------- dates
+
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f", "T%H:%M:%S", "T%H:%M")
+_NUMERIC_DATES = {
+    "dayfirst": ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y", "%d-%m-%y"),
+    "monthfirst": ("%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y", "%m/%d/%y", "%m-%d-%y"),
+}
+_TEXT_DATES = (
+    "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d %Y", "%a, %d %b %Y",
+    "%A, %B %d, %Y", "%Y/%m/%d", "%Y.%m.%d",
+)
+_SLASHED = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
+
+
+def _formats(convention: str) -> list[str]:
+    numeric = _NUMERIC_DATES.get(convention, ())
+    return [d + t for d in (*numeric, *_TEXT_DATES) for t in _TIMES]
+
+
+def infer_convention(s: pd.Series) -> str:
+    """'dayfirst' / 'monthfirst' from the whole column's d/d/y values, '' when none, 'ambiguous' when
+    every value has day and month ≤ 12, 'conflict' when both orders are proven."""
+    parts = s.str.extract(_SLASHED).dropna()
+    if parts.empty:
+        return ""
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    day_first = bool((first > 12).any())
+    month_first = bool((second > 12).any())
+    if day_first and month_first:
+        return "conflict"
+    if day_first:
+        return "dayfirst"
+    if month_first:
+        return "monthfirst"
+    return "ambiguous"
+
+
+def _to_naive(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.astype(DATETIME_DTYPE)
+
+
+def _try_format(s: pd.Series, fmt: str) -> pd.Series:
+    try:
+        out = pd.to_datetime(s, format=fmt, errors="coerce", utc=fmt == "ISO8601")
+    except (ValueError, OverflowError):
+        return pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
+    return _to_naive(out)
+
+
+def _numeric_dates(s: pd.Series) -> tuple[pd.Series, str] | None:
+    """YYYYMMDD, epoch seconds / milliseconds, or Excel serial days — only when the whole column is numeric."""
+    num = pd.to_numeric(s, errors="coerce")
+    if num.isna().any():
+        return None
+    ints = (num == num.round()).all()
+    digits = s.str.strip().str.len()
+    if ints and (digits == 8).all():
+        out = _try_format(s.str.strip(), "%Y%m%d")
+        if out.notna().all():
+            return out, "YYYYMMDD"
+    lo, hi = num.min(), num.max()
+    if ints and lo >= 1e11 and hi < 1e13 * 4.2:
+        return _to_naive(pd.to_datetime(num.astype("int64"), unit="ms")), "epoch milliseconds"
+    if ints and lo >= 3e8 and hi < 4.2e9:
+        return _to_naive(pd.to_datetime(num.astype("int64"), unit="s")), "epoch seconds"
+    if lo >= 1 and hi < 2958466:
+        days = pd.to_timedelta(num, unit="D").dt.round("s")
+        return (_EXCEL_EPOCH + days).astype(DATETIME_DTYPE), "Excel serial days"
+    return None
+
+
+def parse_datetime(raw: pd.Series, convention: DateConvention = "auto", *, default_order: str = "monthfirst") -> Parsed:
+    """Dates and timestamps: ISO 8601 (tz-aware converted to UTC), d/m/y or m/d/y decided per column
+    (`convention` 'auto' infers it from values above 12; an all-ambiguous column uses `default_order`
+    and says so), YYYYMMDD, epoch s/ms, Excel serials, and textual months. A column may mix formats;
+    each value must parse under the column's day/month order."""
+    s = blank_markers(raw.astype("str")).str.strip()
+    present = s.notna()
+    out = pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
+    if not present.any():
+        return Parsed(out, present & False, "")
+    vals = s[present]
+
+    if convention not in ("auto", "dayfirst", "monthfirst"):
+        parsed = _try_format(vals, convention)
+        out[present] = parsed
+        return _checked(out, present, f"format {convention}")
+
+    numeric = _numeric_dates(vals)
+    if numeric is not None:
+        parsed, note = numeric
+        out[present] = parsed
+        return _checked(out, present, note)
+
+    note_parts: list[str] = []
+    order = convention
+    inferred = infer_convention(vals) if convention == "auto" else convention
+    if convention == "auto":
+        if inferred in ("dayfirst", "monthfirst"):
+            order = inferred
+        elif inferred == "ambiguous":
+            order = default_order
+            note_parts.append(f"ambiguous (every day ≤ 12): assumed {default_order}")
+        elif inferred == "conflict":
+            order = default_order
+            note_parts.append(f"both day-first and month-first values: read as {default_order}")
+        else:
+            order = default_order
+    todo = vals
+    parsed = _try_format(todo, "ISO8601")
+    result = parsed
+    remaining = result.isna()
+    if remaining.any():
+        uniques = pd.Series(todo[remaining].unique())
+        formats = _formats(order)
+        sample = uniques.head(200)
+        ranked = sorted(formats, key=lambda f: -int(_try_format(sample, f).notna().sum()))
+        for fmt in ranked:
+            if not remaining.any():
+                break
+            attempt = _try_format(todo[remaining], fmt)
+            if attempt.notna().any():
+                result = result.where(~(remaining & attempt.reindex(result.index).notna()), attempt.reindex(result.index))
+                remaining = result.isna()
+            else:
+                break
+    if not note_parts:
+        if inferred in ("dayfirst", "monthfirst"):
+            note_parts.append(inferred)
+        else:
+            note_parts.append("ISO 8601" if parsed.notna().all() else "mixed formats")
+    out[present] = result
+    return _checked(out, present, "; ".join(note_parts))
+
+
+def _checked(out: pd.Series, present: pd.Series, note: str) -> Parsed:
+    years = out.dt.year
+    implausible = out.notna() & ((years < MIN_YEAR) | (years > MAX_YEAR))
+    out = out.where(~implausible)
+    bad = present & out.isna()
+    return Parsed(out.astype(DATETIME_DTYPE), bad, note)
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def parse_text(raw: pd.Series) -> Parsed:
+    """Trimmed strings; empty → NA."""
+    s = raw.astype("str").str.strip()
+    s = s.mask(s == "")
+    return Parsed(s, pd.Series(False, index=raw.index), "")
+
+
+def normalize_key(raw: pd.Series) -> pd.Series:
+    """Value lookup key: lower case, runs of non-alphanumerics as one space (like header names)."""
+    return raw.str.lower().str.replace(r"[^0-9a-z]+", " ", regex=True).str.strip()
