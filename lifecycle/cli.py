@@ -63,7 +63,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     out = Path(args.out)
     for item in results:
         if len(item.rejected_rows):
-            path = out / "rejected" / f"{_safe_name(item.report.file)}.csv"
+            sheet = f"-{item.report.sheet}" if item.report.sheet else ""
+            path = out / "rejected" / f"{_safe_name(Path(item.report.file).stem + sheet)}.rejected.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(to_safe_csv(item.rejected_rows))
     if args.json:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pandas as pd
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.reader import RawTable, ReadError, read_raw
-from lifecycle.schema import TABLES, coerce_frame
+from lifecycle.schema import NOT_SET, TABLES, coerce_frame
 from lifecycle.synonyms import VALUE_SYNONYMS, normalize_header
 from lifecycle.values import normalize_key, parse_datetime, parse_number, parse_text
 
@@ -31,6 +32,11 @@ COUNT_COLUMNS = {
     "email_sends": ("sent", "delivered", "unique_opens", "unique_clicks", "bounces", "unsubscribes"),
     "web_traffic": ("sessions", "users", "new_users", "form_views", "form_submissions"),
 }
+
+
+OWN_CHANNEL_TABLES = ("leads", "spend", "web_traffic")
+"""Tables whose empty channel is the channel '(not set)' (SPEC §3). An empty channel on a deal or customer
+means "take the lead's channel" (derived facts), so it stays empty there."""
 
 
 class IngestError(ValueError):
@@ -117,6 +123,8 @@ def _normalize_category(
     else:  # channel, segment, lead status: kept as the export spells them (trimmed)
         mapped_any = mapped.notna()
         out = text.where(~mapped_any, mapped)
+        if column == "channel" and table in OWN_CHANNEL_TABLES:
+            out = out.fillna(NOT_SET)
     seen: dict[str, str] = {}
     changed = text.notna() & out.notna() & (text != out)
     if changed.any():
@@ -348,28 +356,35 @@ def read_export_file(
     return read_export(data, path.name, table=table, mapping=mapping)
 
 
-def merge_into_workspace(folder: str | os.PathLike[str], results: list[Ingested]) -> None:
-    """Merge ingested tables into the workspace by key (a later file's row replaces an earlier one's)."""
-    by_table: dict[str, list[Ingested]] = {}
+def combine_tables(
+    results: list[Ingested], existing: Mapping[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Tables after adding `results` to `existing`, merged by key: a later file's row replaces an earlier
+    one's (counted in each report's `replaced`). Tables without new results are returned unchanged."""
+    tables = dict(existing or {})
     for item in results:
-        by_table.setdefault(item.table, []).append(item)
+        spec = TABLES[item.table]
+        frames = [tables[item.table], item.frame] if item.table in tables else [item.frame]
+        combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else item.frame
+        key = [k for k in spec.key if k in combined.columns]
+        merged = combined.drop_duplicates(subset=key, keep="last")
+        item.report.replaced = len(combined) - len(merged)
+        if item.report.replaced:
+            item.report.warnings.append(
+                f"{item.report.replaced} row(s) replace rows with the same {'/'.join(key)} loaded before"
+            )
+        tables[item.table] = coerce_frame(item.table, merged.sort_values(key[:1], kind="stable").reset_index(drop=True))
+    return tables
+
+
+def merge_into_workspace(folder: str | os.PathLike[str], results: list[Ingested]) -> None:
+    """Merge ingested tables into the workspace folder by key (see `combine_tables`); each table is written
+    atomically, then the manifest, so a failure leaves the previous workspace readable."""
     existing = workspace.load_tables(folder) if Path(folder).is_dir() else {}
     manifest = workspace.read_manifest(folder) if Path(folder).is_dir() else {"files": []}
-    for name, items in by_table.items():
-        spec = TABLES[name]
-        frames = [existing[name]] if name in existing else []
-        for item in items:
-            frames.append(item.frame)
-            combined = pd.concat(frames, ignore_index=True)
-            key = [k for k in spec.key if k in combined.columns]
-            merged = combined.drop_duplicates(subset=key, keep="last")
-            item.report.replaced = len(combined) - len(merged)
-            if item.report.replaced:
-                item.report.warnings.append(
-                    f"{item.report.replaced} row(s) replace rows with the same {'/'.join(key)} already in the workspace"
-                )
-            frames = [merged]
-        workspace.save_table(folder, name, frames[0].sort_values(list(spec.key[:1])).reset_index(drop=True))
+    tables = combine_tables(results, existing)
+    for name in sorted({item.table for item in results}):
+        workspace.save_table(folder, name, tables[name])
     manifest["files"] = manifest.get("files", []) + [i.report.to_dict() for i in results]
     workspace.write_manifest(folder, manifest)
 

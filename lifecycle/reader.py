@@ -35,6 +35,7 @@ MAX_ARCHIVE_MEMBERS = 1000
 
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 60
+_CONTROL_BYTES = [b for b in range(32) if b not in (9, 10, 13)]
 
 _FOOTER = re.compile(
     r"^\s*(grand\s+totals?|totals?\b|total\s*:|confidential|copyright|\(c\)|©|all rights reserved|"
@@ -176,8 +177,10 @@ def _decode_utf8(data: bytes, label: str) -> tuple[str, str]:
 
     best = from_bytes(data[: 1 << 20]).best()
     guess = best.encoding if best is not None else "cp1252"
-    if guess.startswith(("cp125", "latin", "iso8859", "mac_")):
-        guess = "cp1252"  # Western exports: single-byte guesses among these are nearly always Windows-1252
+    if guess not in _TRUSTED_GUESSES:
+        # On a few kB of mostly-ASCII text the detector's single-byte guesses (cp775, cp850, latin-1, mac…)
+        # are noise; the exports this app reads that are not UTF-8 are nearly always Windows-1252.
+        guess = "cp1252"
     if guess not in ("utf_8", "ascii") and not _has_valid_utf8_multibyte(data):
         try:
             return data.decode(guess), guess.replace("_", "-")
@@ -186,6 +189,10 @@ def _decode_utf8(data: bytes, label: str) -> tuple[str, str]:
     return data.decode("utf-8", errors="lifecycle_cp1252"), "utf-8+cp1252 (mixed)"
 
 
+_TRUSTED_GUESSES = frozenset(
+    {"cp1251", "koi8_r", "shift_jis", "cp932", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "euc_kr", "cp949",
+     "utf_8", "ascii"}
+)
 _UTF8_MULTI = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
 
@@ -327,9 +334,13 @@ def unique_headers(headers: list[str]) -> tuple[list[str], list[str]]:
 def _read_text(data: bytes, name: str) -> RawTable:
     if not data.strip():
         raise ReadError(f"{name}: the file is empty")
-    if b"\x00" in data[:4000] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        zero_share = data[:4000].count(0) / min(len(data), 4000)
-        if zero_share < 0.25:
+    head = data[:4000]
+    if b"\x00" in head and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        zero_share = head.count(0) / len(head)
+        # UTF-16 without a BOM is ~50 % NUL bytes; a text export with one corrupted line has a handful of
+        # control bytes (that line gets rejected, the rest loads); a binary file is full of them.
+        control_share = sum(head.count(b) for b in _CONTROL_BYTES) / len(head)
+        if zero_share < 0.25 and control_share > 0.10:
             raise ReadError(f"{name}: this is a binary file, not a CSV/TSV text export or Excel workbook")
     text, encoding = decode(data)
     if "\ufffd" in text[:4000] and text[:4000].count("\ufffd") > 20:
@@ -373,6 +384,7 @@ def _read_text(data: bytes, name: str) -> RawTable:
         bad_rows.clear()
         table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=False)
     frame = _strings_frame(table, positions)
+    recovered = _recover_swallowed_lines(bad_rows, delimiter, len(positions))
     # Spreadsheet row numbers (exact when no value spans lines and no blank lines sit inside the data).
     bad_lines = {b.line for b in bad_rows if b.line is not None}
     numbers = [n for n in range(1, len(frame) + len(bad_lines) + 1) if n not in bad_lines][: len(frame)]
@@ -380,6 +392,13 @@ def _read_text(data: bytes, name: str) -> RawTable:
     for b in bad_rows:
         if b.line is not None:
             b.line += body_skip
+    if recovered:
+        extra = pd.DataFrame([cells for _, cells in recovered], columns=positions, dtype="str")
+        extra = extra.mask(extra == "").astype("str")
+        frame = pd.concat([frame, extra], ignore_index=True)
+        rows_no = pd.concat(
+            [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")], ignore_index=True
+        )
 
     raw = RawTable(
         name=name,
@@ -405,6 +424,30 @@ def _read_text(data: bytes, name: str) -> RawTable:
     _drop_footers(raw)
     raw.skipped_lines = len(raw.skipped)
     return raw
+
+
+def _recover_swallowed_lines(bad_rows: list[BadRow], delimiter: str, width: int) -> list[tuple[int, list[str]]]:
+    """An unbalanced quote makes the parser read the following lines as one long bad row. Split such a
+    row back into its lines: lines that parse on their own to the header's width are recovered (returned
+    as (line number, cells)); the others stay bad rows, each with its own line number."""
+    recovered: list[tuple[int, list[str]]] = []
+    for bad in [b for b in bad_rows if "\n" in b.text or "\r" in b.text]:
+        bad_rows.remove(bad)
+        start = bad.line or 0
+        for offset, line in enumerate(bad.text.splitlines()):
+            number = start + offset if bad.line is not None else None
+            try:
+                cells = next(csv.reader([line], delimiter=delimiter), [])
+            except csv.Error:
+                cells = []
+            if len(cells) == width and number is not None and line.count('"') % 2 == 0:
+                recovered.append((number, [c.strip() for c in cells]))
+            elif line.strip():
+                bad_rows.append(
+                    BadRow(number, line, f"row has {len(cells)} field(s) where the header has {width}"
+                           if line.count('"') % 2 == 0 else "unbalanced quote: the row could not be split into fields")
+                )
+    return recovered
 
 
 def _physical_lines_before(sample: list[str], rows: list[list[str]], row_index: int) -> int:

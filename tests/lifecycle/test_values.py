@@ -1,0 +1,120 @@
+"""Typed values (SPEC §4 step 6): dates decided per column, numbers in every locale a tool exports."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lifecycle.values import parse_datetime, parse_number
+
+
+def texts(*values: str | None) -> pd.Series:
+    return pd.Series(list(values), dtype="str")
+
+
+def stamps(*values: str | None) -> list[pd.Timestamp | None]:
+    return [None if v is None else pd.Timestamp(v) for v in values]
+
+
+def as_list(parsed) -> list[pd.Timestamp | None]:
+    return [None if pd.isna(v) else pd.Timestamp(v) for v in parsed.values]
+
+
+def test_day_first_is_inferred_from_a_day_above_12_anywhere_in_the_column():
+    # '25/04' can only be day-first, so '03/04' is 3 April, not 4 March.
+    parsed = parse_datetime(texts("03/04/2024", "25/04/2024"))
+    assert as_list(parsed) == stamps("2024-04-03", "2024-04-25")
+    assert parsed.note == "dayfirst"
+
+
+def test_month_first_is_inferred_from_a_second_field_above_12():
+    parsed = parse_datetime(texts("03/04/2024", "04/25/2024"))
+    assert as_list(parsed) == stamps("2024-03-04", "2024-04-25")
+    assert parsed.note == "monthfirst"
+
+
+def test_an_all_ambiguous_column_uses_the_default_order_and_says_so():
+    parsed = parse_datetime(texts("03/04/2024", "05/06/2024"), default_order="dayfirst")
+    assert as_list(parsed) == stamps("2024-04-03", "2024-06-05")
+    assert "ambiguous" in parsed.note and "dayfirst" in parsed.note
+
+
+def test_a_forced_convention_overrides_inference():
+    parsed = parse_datetime(texts("03/04/2024", "05/06/2024"), "dayfirst")
+    assert as_list(parsed) == stamps("2024-04-03", "2024-06-05")
+
+
+def test_a_strftime_format_from_a_mapping_file_is_used_as_given():
+    parsed = parse_datetime(texts("31-01-2024 10:00", "01-02-2024 09:15"), "%d-%m-%Y %H:%M")
+    assert as_list(parsed) == stamps("2024-01-31 10:00", "2024-02-01 09:15")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "note"),
+    [
+        (("20240131", "20240201"), ("2024-01-31", "2024-02-01"), "YYYYMMDD"),
+        (("1706659200", "1706745600"), ("2024-01-31", "2024-02-01"), "epoch seconds"),
+        (("1706659200000", "1706745600123"), ("2024-01-31", "2024-02-01 00:00:00.123"), "epoch milliseconds"),
+        # Excel counts days from 1899-12-30; .5 is noon.
+        (("45292", "45293.5"), ("2024-01-01", "2024-01-02 12:00"), "Excel serial days"),
+    ],
+)
+def test_numeric_date_encodings_are_recognized(raw, expected, note):
+    parsed = parse_datetime(texts(*raw))
+    assert as_list(parsed) == stamps(*expected)
+    assert parsed.note == note
+
+
+def test_timezone_aware_values_are_converted_to_utc_then_made_naive():
+    # 10:00 at +02:00 is 08:00 UTC.
+    parsed = parse_datetime(texts("2024-01-31T10:00:00+02:00", "2024-02-01T00:00:00Z"))
+    assert as_list(parsed) == stamps("2024-01-31 08:00", "2024-02-01 00:00")
+    assert parsed.values.dt.tz is None
+
+
+def test_text_months_and_iso_with_time_parse():
+    assert as_list(parse_datetime(texts("Jan 5, 2024", "Feb 10, 2024"))) == stamps("2024-01-05", "2024-02-10")
+    assert as_list(parse_datetime(texts("2024/01/31 10:00", None))) == stamps("2024-01-31 10:00", None)
+
+
+def test_unparseable_dates_are_flagged_bad_while_empty_markers_are_just_empty():
+    parsed = parse_datetime(texts("31.01.2024", "n/a", "next tuesday", ""))
+    assert as_list(parsed) == stamps("2024-01-31", None, None, None)
+    assert list(parsed.bad) == [False, False, True, False]
+
+
+def test_dates_outside_plausible_years_are_bad():
+    parsed = parse_datetime(texts("2024-01-31", "0201-01-31"))
+    assert list(parsed.bad) == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (("$1,234.56", "$99"), (1234.56, 99.0)),
+        (("€ 1.234,56", "3,10"), (1234.56, 3.10)),  # German locale: '.' thousands, ',' decimals
+        (("1 234,5", "12,25"), (1234.5, 12.25)),  # French locale: space thousands
+        ("1\u00a0234,5 €|7,5 €".split("|"), (1234.5, 7.5)),  # NBSP thousands
+        (("1,234,567.5", "0.25"), (1234567.5, 0.25)),
+        (("1.234.567", "2"), (1234567.0, 2.0)),  # several dots can only be thousands
+        (("(100.00)", "-5"), (-100.0, -5.0)),  # accounting negative
+        (("12%", "12,5 %"), (0.12, 0.125)),  # percentages become fractions
+        (("CHF 99", "USD 1,000"), (99.0, 1000.0)),
+    ],
+)
+def test_numbers_in_every_export_locale(raw, expected):
+    parsed = parse_number(texts(*raw))
+    assert list(parsed.values) == pytest.approx(list(expected))
+    assert not parsed.bad.any()
+
+
+def test_empty_markers_are_empty_and_words_are_bad():
+    parsed = parse_number(texts("--", "(not set)", "", "abc", "12"))
+    assert parsed.values.isna().tolist() == [True, True, True, True, False]
+    assert parsed.bad.tolist() == [False, False, False, True, False]
+
+
+def test_semicolon_files_hint_decimal_comma_for_ambiguous_columns():
+    # '1,234' alone could be either; in a ';' file it is 1.234.
+    assert parse_number(texts("1,234"), comma_hint=True).values.tolist() == [1.234]
+    assert parse_number(texts("1,234"), comma_hint=False).values.tolist() == [1234.0]
