@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import gzip
 import io
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lifecycle.synonyms import normalize_header
@@ -30,6 +32,20 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
 MAX_DECOMPRESSED_BYTES = 4 * 1024**3
+"""Default limit on what one upload may expand to (zip / gzip); LIFECYCLE_MAX_DECOMPRESSED_MB overrides it."""
+
+
+def decompressed_limit() -> int:
+    """The decompressed-size limit in bytes: LIFECYCLE_MAX_DECOMPRESSED_MB if set, else 4 GB."""
+    value = os.environ.get("LIFECYCLE_MAX_DECOMPRESSED_MB", "").strip()
+    return int(float(value) * 1024**2) if value else MAX_DECOMPRESSED_BYTES
+
+
+def _limit_text(limit: int) -> str:
+    return f"{limit / 1024**3:.1f} GB" if limit >= 1024**3 else f"{limit / 1024**2:.0f} MB"
+
+
+_LIMIT_HINT = "set LIFECYCLE_MAX_DECOMPRESSED_MB to raise the limit"
 """Refuse archives that expand past this many bytes (zip bombs); change with `read_raw(..., limit=)`."""
 MAX_ARCHIVE_MEMBERS = 1000
 
@@ -82,8 +98,9 @@ class RawTable:
 # ---------------------------------------------------------------------------------------------- containers
 
 
-def read_raw(data: bytes, name: str, *, limit: int = MAX_DECOMPRESSED_BYTES) -> list[RawTable]:
+def read_raw(data: bytes, name: str, *, limit: int | None = None) -> list[RawTable]:
     """All tables in one uploaded file (several for a zip or a multi-sheet workbook)."""
+    limit = decompressed_limit() if limit is None else limit
     lower = name.lower()
     if lower.endswith(".zip") or data[:4] == b"PK\x03\x04" and not lower.endswith(EXCEL_SUFFIXES):
         return _read_zip(data, name, limit)
@@ -102,8 +119,8 @@ def _gunzip(data: bytes, name: str, limit: int) -> bytes:
             out.write(chunk)
             if out.tell() > limit:
                 raise ReadError(
-                    f"{name}: decompresses to more than {limit / 1024**3:.1f} GB — refused as a "
-                    "possible zip bomb (raise the limit with the LIFECYCLE_MAX_DECOMPRESSED setting)"
+                    f"{name}: decompresses to more than {_limit_text(limit)} — refused as a possible zip bomb "
+                    f"({_LIMIT_HINT})"
                 )
     return out.getvalue()
 
@@ -115,22 +132,25 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
         raise ReadError(f"{name}: not a valid zip archive ({exc})") from exc
     members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
     if len(members) > MAX_ARCHIVE_MEMBERS:
-        raise ReadError(f"{name}: the archive has {len(members)} files; at most {MAX_ARCHIVE_MEMBERS} are read")
+        raise ReadError(
+            f"{name}: the archive has {len(members)} files; at most {MAX_ARCHIVE_MEMBERS} are read — "
+            "unpack it and upload the files you need"
+        )
     if sum(m.file_size for m in members) > limit:
         raise ReadError(
-            f"{name}: the archive expands to {sum(m.file_size for m in members) / 1024**3:.1f} GB, over the "
-            f"{limit / 1024**3:.1f} GB limit — refused as a possible zip bomb"
+            f"{name}: the archive expands to {_limit_text(sum(m.file_size for m in members))}, over the "
+            f"{_limit_text(limit)} limit — refused as a possible zip bomb ({_LIMIT_HINT})"
         )
     tables: list[RawTable] = []
     for member in members:
         # Only the member's base name is used, never as a path: archive paths cannot reach the file system.
-        member_name = f"{name}/{PurePosixPath(member.filename).name}"
+        member_name = f"{name}/{PurePosixPath(member.filename.replace(chr(92), '/')).name}"
         if not member.filename.lower().endswith(TEXT_SUFFIXES + EXCEL_SUFFIXES + (".gz",)):
             continue
         with archive.open(member) as fh:
             content = fh.read(limit + 1)
         if len(content) > limit:
-            raise ReadError(f"{member_name}: expands past the {limit / 1024**3:.1f} GB limit — refused")
+            raise ReadError(f"{member_name}: expands past the {_limit_text(limit)} limit — refused ({_LIMIT_HINT})")
         tables.extend(read_raw(content, member_name, limit=limit))
     if not tables:
         raise ReadError(f"{name}: the archive holds no .csv, .tsv, .txt or Excel file")
@@ -138,8 +158,9 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
 
 
 def _hidden(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
+    # macOS resource forks and dotfiles; '..' in a member path is not hidden (only the base name is used).
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    return "__MACOSX" in parts or PurePosixPath(path.replace("\\", "/")).name.startswith(".")
 
 
 # ---------------------------------------------------------------------------------------------- encoding
@@ -506,9 +527,14 @@ def _arrow_parse(
 
 
 def _strings_frame(table: pa.Table, positions: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({p: table.column(p).to_pandas().astype("str") for p in positions})
-    frame = frame.apply(lambda s: s.str.strip()) if len(frame.columns) else frame
-    return frame.mask(frame == "").astype("str")
+    """Trimmed text cells, empty → missing; done in Arrow, column by column, because files can be wide."""
+    empty = pa.scalar(None, pa.string())
+    columns = []
+    for p in positions:
+        trimmed = pc.utf8_trim_whitespace(table.column(p).cast(pa.string()))
+        columns.append(pc.if_else(pc.equal(trimmed, ""), empty, trimmed))
+    frame = pa.table(columns, names=positions).to_pandas()
+    return frame.astype("str") if len(frame.columns) else frame
 
 
 def _drop_footers(raw: RawTable) -> None:
@@ -525,6 +551,17 @@ def _drop_footers(raw: RawTable) -> None:
     while i >= 0 and footer.iloc[i]:
         keep.iloc[i] = False
         i -= 1
+    # Footnotes: after a blank row at the end, rows holding a single cell of text ("* figures in EUR").
+    single = frame.notna().sum(axis=1).le(1) & (len(frame.columns) > 1)
+    k = i
+    while k >= 0 and single.iloc[k] and not blank.iloc[k]:
+        k -= 1
+    if k < i and k >= 0 and blank.iloc[k]:
+        keep.iloc[k : i + 1] = False
+        i = k - 1
+        while i >= 0 and blank.iloc[i]:
+            keep.iloc[i] = False
+            i -= 1
     j = 0
     while j < n and footer.iloc[j] and not blank.iloc[j] and first.iloc[j].lower().startswith(("grand total", "total")):
         keep.iloc[j] = False
@@ -574,7 +611,36 @@ def _read_excel(data: bytes, name: str) -> list[RawTable]:
         tables.append(_table_from_rows(rows, name, sheet))
     if not tables:
         raise ReadError(f"{name}: the workbook has no sheet with data")
+    unsaved = _formulas_without_values(data)
+    if unsaved:
+        for table in tables:
+            table.warnings.append(
+                f"{unsaved} formula cell(s) have no saved result (the workbook was written by a program, not "
+                "saved in Excel) and read as empty — open and save it in Excel, or export CSV"
+            )
     return tables
+
+
+_CACHED_VALUE = re.compile(rb"<v>[^<]+</v>")
+_FORMULA_CELL = re.compile(rb"<c\b[^>]*>(?:(?!</c>).)*?<f\b(?:(?!</c>).)*?</c>", re.DOTALL)
+
+
+def _formulas_without_values(data: bytes) -> int:
+    """Formula cells of an .xlsx that carry no cached value (calamine can only read cached values)."""
+    if data[:4] != b"PK\x03\x04":
+        return 0
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        count = 0
+        for sheet in sheets:
+            xml = archive.read(sheet)
+            if b"<f" not in xml:
+                continue
+            count += sum(1 for cell in _FORMULA_CELL.findall(xml) if not _CACHED_VALUE.search(cell))
+        return count
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return 0
 
 
 def _table_from_rows(rows: list[list[str]], name: str, sheet: str) -> RawTable:
