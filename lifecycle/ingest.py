@@ -21,7 +21,7 @@ from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.reader import RawTable, ReadError, read_raw
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame
-from lifecycle.synonyms import VALUE_SYNONYMS, normalize_header
+from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import normalize_key, parse_datetime, parse_number, parse_text
 
 MAX_REASON_EXAMPLES = 3
@@ -83,19 +83,22 @@ class Ingested:
 # ---------------------------------------------------------------------------------------------- values
 
 
-def _vocabulary(table: str, column: str, mapping: ColumnMapping | None) -> dict[str, str]:
+def _vocabulary(table: str, column: str, mapping: ColumnMapping | None, header: str = "") -> dict[str, str]:
     vocab = {normalize_header(k): v for k, v in VALUE_SYNONYMS.get(f"{table}.{column}", {}).items()}
+    if (table, column) == ("email_events", "event") and normalize_header(header) == "type":
+        # Pardot's visitor-activity `type` numbers clash with Marketo's activityTypeId numbers.
+        vocab.update(PARDOT_EVENT_TYPES)
     if mapping is not None:
         vocab.update({normalize_header(k): v for k, v in mapping.values.get(column, {}).items()})
     return vocab
 
 
 def _normalize_category(
-    table: str, column: str, raw: pd.Series, mapping: ColumnMapping | None, warnings: list[str]
+    table: str, column: str, raw: pd.Series, mapping: ColumnMapping | None, warnings: list[str], header: str = ""
 ) -> tuple[pd.Series, pd.Series, dict[str, str]]:
     """Canonical values of a category column (SPEC §3 value rules), rows to reject, and raw→canonical seen."""
     text = parse_text(raw).values
-    vocab = _vocabulary(table, column, mapping)
+    vocab = _vocabulary(table, column, mapping, header)
     keys = normalize_key(text)
     mapped = keys.map(vocab)
     bad = pd.Series(False, index=raw.index)
@@ -174,7 +177,7 @@ def _parse_column(
             reason = f"score: not an NPS score 0–10 in column {header!r}"
         return _Column(values, bad, reason)
     if kind == "category":
-        values, bad, seen = _normalize_category(table, canonical, raw, mapping, report.warnings)
+        values, bad, seen = _normalize_category(table, canonical, raw, mapping, report.warnings, header)
         if seen:
             report.value_mappings[canonical] = seen
         return _Column(values, bad, f"{canonical}: value not recognized in column {header!r}")

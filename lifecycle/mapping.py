@@ -2,24 +2,35 @@
 
 Detection scores every table by the headers that match its columns' synonyms (`lifecycle.synonyms`),
 weighting a header by how specific it is (a header that is a synonym in one table only counts fully;
-'Create Date', a synonym in several tables, counts less). A saved `ColumnMapping` (the SPEC §4 mapping
-file) overrides detection.
+'Create Date', a synonym in several tables, counts less); the complete table (every required column found)
+with the highest score wins, so overlapping headers (HubSpot's 'Record ID' in contacts and deals) are decided
+by the whole header set. After the exact synonyms come survey question patterns (an NPS question that names
+the company) and fuzzy matches for misspelt headers, never for a header that merely extends a synonym
+('campaignId' beside 'campaign'). A saved `ColumnMapping` (the SPEC §4 mapping file) overrides detection.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from lifecycle.schema import TABLES
-from lifecycle.synonyms import COLUMN_SYNONYMS, normalize_header
+from lifecycle.synonyms import (
+    COLUMN_PATTERNS,
+    COLUMN_SYNONYMS,
+    NPS_GROUP_SUFFIX,
+    PROMOTE_TO,
+    normalize_header,
+)
 
 FUZZY_CUTOFF = 0.88
 DATE_OPTIONS = ("auto", "dayfirst", "monthfirst")
+_QUESTION_ID = re.compile(r"q\d+")
 
 
 class MappingError(ValueError):
@@ -50,7 +61,9 @@ class ColumnMapping:
                 raise MappingError(
                     f"mapping: {table} has no column {name!r} (columns: {', '.join(spec.column_names)})"
                 )
-        return cls(table, columns, values, {k: str(v) for k, v in defaults.items()}, str(data.get("dates") or "auto"))
+        return cls(
+            table, columns, values, {k: str(v) for k, v in defaults.items()}, str(data.get("dates") or "auto")
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> ColumnMapping:
@@ -80,6 +93,12 @@ class Detection:
     """canonical columns matched only approximately → source header (reported as a warning)"""
 
 
+def header_key(name: str) -> str:
+    """Lookup key of a header: its normalized form, or the trimmed header itself when nothing alphanumeric
+    is left (Typeform's response-token column is called '#')."""
+    return normalize_header(name) or str(name).strip()
+
+
 @lru_cache(maxsize=1)
 def _synonym_index() -> tuple[dict[str, dict[str, list[tuple[int, str]]]], dict[str, int]]:
     """table → normalized header → [(priority, canonical column)], and header → number of tables using it."""
@@ -90,7 +109,7 @@ def _synonym_index() -> tuple[dict[str, dict[str, list[tuple[int, str]]]], dict[
         for col in spec.column_names:
             names = [col, col.replace("_", " "), *COLUMN_SYNONYMS.get(table, {}).get(col, ())]
             for prio, name in enumerate(names):
-                key = normalize_header(name)
+                key = header_key(name)
                 if key and (prio, col) not in by_header[key]:
                     by_header[key].append((prio, col))
                     tables_using[key].add(table)
@@ -99,30 +118,46 @@ def _synonym_index() -> tuple[dict[str, dict[str, list[tuple[int, str]]]], dict[
 
 
 def match_columns(table: str, headers: list[str]) -> Detection:
-    """Best header for each canonical column of `table`: exact synonyms first (in synonym order), then fuzzy."""
+    """Best header for each canonical column of `table`: exact synonyms first (in synonym order), then the
+    question-text patterns of survey tools, then fuzzy matches of misspelt headers."""
     index, spread = _synonym_index()
     by_header = index[table]
-    normalized = [normalize_header(h) for h in headers]
+    keys = [header_key(h) for h in headers]
     candidates: list[tuple[int, int, str, str, float]] = []  # (rank, position, canonical, header, weight)
-    for pos, (header, key) in enumerate(zip(headers, normalized, strict=True)):
+    nps_questions = _nps_questions(headers, keys) if table == "nps" else set()
+    for pos, (header, key) in enumerate(zip(headers, keys, strict=True)):
+        if pos in nps_questions:
+            candidates.append((-1, pos, "score", header, 1.0))
+            continue
         for prio, col in by_header.get(key, ()):
+            if table == "nps" and _QUESTION_ID.fullmatch(key):
+                continue  # a bare question id is the NPS score only beside its _NPS_GROUP sibling (above)
             candidates.append((prio, pos, col, header, 1.0 / spread.get(key, 1)))
     columns: dict[str, str] = {}
     used: set[int] = set()
     score = 0.0
-    for prio, pos, col, header, weight in sorted(candidates):
+    for _prio, pos, col, header, weight in sorted(candidates):
         if col in columns or pos in used:
             continue
         columns[col] = header
         used.add(pos)
         score += weight
+    for col, patterns in COLUMN_PATTERNS.get(table, {}).items():
+        if col in columns:
+            continue
+        for pos, (header, key) in enumerate(zip(headers, keys, strict=True)):
+            if pos not in used and any(re.search(p, key) for p in patterns):
+                columns[col] = header
+                used.add(pos)
+                score += 1.0  # question wordings belong to one table
+                break
     fuzzy: dict[str, str] = {}
-    keys = list(by_header)
-    for pos, (header, key) in enumerate(zip(headers, normalized, strict=True)):
+    known = list(by_header)
+    for pos, (header, key) in enumerate(zip(headers, keys, strict=True)):
         if pos in used or not key or len(key) < 4:
             continue
-        close = difflib.get_close_matches(key, keys, n=1, cutoff=FUZZY_CUTOFF)
-        if not close:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=FUZZY_CUTOFF)
+        if not close or _same_stem(key, close[0]):
             continue
         col = by_header[close[0]][0][1]
         if col not in columns:
@@ -130,10 +165,33 @@ def match_columns(table: str, headers: list[str]) -> Detection:
             fuzzy[col] = header
             used.add(pos)
             score += 0.5 / spread.get(close[0], 1)
-    return Detection(table, columns, score, fuzzy)
+    for src, dst in PROMOTE_TO.get(table, {}).items():
+        if dst not in columns and src in columns and header_key(columns[src]) == src:
+            columns[dst] = columns.pop(src)
+    ordered = {c: columns[c] for c in TABLES[table].column_names if c in columns}  # schema order reads best
+    return Detection(table, ordered, score, fuzzy)
 
 
-def missing_required(table: str, columns: dict[str, str], defaults: dict[str, str] | None = None) -> list[str]:
+def _nps_questions(headers: list[str], keys: list[str]) -> set[int]:
+    """Positions of Qualtrics NPS question columns: 'Q7' when 'Q7_NPS_GROUP' is also a header."""
+    present = set(keys)
+    return {
+        pos
+        for pos, (header, key) in enumerate(zip(headers, keys, strict=True))
+        if _QUESTION_ID.fullmatch(key) and normalize_header(header + NPS_GROUP_SUFFIX) in present
+    }
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """Whether one key is the other plus a suffix ('campaign' / 'campaignId', 'contact id' / 'contact ids'):
+    those are different fields (an id beside a name, a list beside one value), not a typo."""
+    a, b = a.replace(" ", ""), b.replace(" ", "")
+    return a != b and (a.startswith(b) or b.startswith(a))
+
+
+def missing_required(
+    table: str, columns: dict[str, str], defaults: dict[str, str] | None = None
+) -> list[str]:
     spec = TABLES[table]
     have = set(columns) | set(defaults or {})
     missing = [c for c in spec.required if c not in have]
@@ -157,14 +215,21 @@ def detect_table(headers: list[str], name: str, forced: str | None = None) -> De
     complete = [d for d in results if not missing_required(d.table, d.columns)]
     if complete:
         return max(complete, key=lambda d: (d.score, len(d.columns)))
-    closest = max(results, key=lambda d: (len(d.columns) - len(missing_required(d.table, d.columns)), d.score))
+    closest = max(
+        results, key=lambda d: (len(d.columns) - len(missing_required(d.table, d.columns)), d.score)
+    )
     raise MappingError(_explain(name, headers, closest, missing_required(closest.table, closest.columns)))
 
 
-def _explain(name: str, headers: list[str], closest: Detection, missing: list[str], forced: bool = False) -> str:
+def _explain(
+    name: str, headers: list[str], closest: Detection, missing: list[str], forced: bool = False
+) -> str:
     seen = ", ".join(repr(h) for h in headers[:25]) + (" …" if len(headers) > 25 else "")
     found = ", ".join(f"{c} ← {h!r}" for c, h in closest.columns.items()) or "nothing"
-    example = {"table": closest.table, "columns": {m.split(" or ")[0]: "<header in your file>" for m in missing}}
+    example = {
+        "table": closest.table,
+        "columns": {m.split(" or ")[0]: "<header in your file>" for m in missing},
+    }
     lead = (
         f"{name}: read as {closest.table!r}, but no column was found for {', '.join(missing)}."
         if forced
@@ -179,10 +244,10 @@ def _explain(name: str, headers: list[str], closest: Detection, missing: list[st
 
 def apply_mapping(headers: list[str], mapping: ColumnMapping, name: str) -> Detection:
     """A Detection from a saved mapping; headers named in it must exist (compared case-insensitively)."""
-    by_norm = {normalize_header(h): h for h in headers}
+    by_norm = {header_key(h): h for h in headers}
     columns: dict[str, str] = {}
     for canonical, source in mapping.columns.items():
-        header = source if source in headers else by_norm.get(normalize_header(source))
+        header = source if source in headers else by_norm.get(header_key(source))
         if header is None:
             raise MappingError(
                 f"{name}: the mapping maps {canonical} to {source!r}, but the file has no such column "

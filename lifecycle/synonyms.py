@@ -72,6 +72,9 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "date_added",  # Mautic contact export column  # unconfirmed
             "Date Added",  # Mautic UI label  # unconfirmed
             "dateAdded",  # Mautic API
+            "Date identified",  # Mautic report (Contacts source): when the visitor became a known contact
+            "date_identified",  # Mautic API / database column
+            "createdAt",  # [mkt] bulk lead extract (REST field names)
             "CONFIRM_TIME",  # [mc] double opt-in time (OPTIN_TIME is often empty for imports)
             "OPTIN_TIME",  # [mc]
         ),
@@ -91,6 +94,7 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "Original Source Type",  # [hs] older label  # unconfirmed
             "Channel",
             "Acquisition Channel",  # unconfirmed
+            "leadSource",  # [mkt] bulk lead extract
         ),
         "source": (
             "Original Source Drill-Down 1",  # [hs]
@@ -118,6 +122,7 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "Score",  # [pd]
             "Behavior Score",  # [mkt]  # unconfirmed
             "points",  # Mautic contact points
+            "leadScore",  # [mkt] bulk lead extract
         ),
         "mql_at": (
             "Became a Marketing Qualified Lead Date",  # [hs]
@@ -146,6 +151,7 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "Status",  # [sf] API label
             "Person Status",  # [mkt]  # unconfirmed
             "stage",  # Mautic stage  # unconfirmed
+            "leadStatus",  # [mkt] bulk lead extract
         ),
     },
     "lead_stages": {
@@ -183,10 +189,10 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "activityTypeId",  # [mkt] numeric ids 6..11
             "Activity Type ID",  # [mkt] UI / flattened exports
             "Activity Type",  # [mkt] activity names
-            "type",  # [pd] numeric visitor activity type (see VALUE_SYNONYMS note)
+            "Action",  # [mc] email activity "action" (open/click/bounce); Mailchimp's "type" is the bounce type
             "Event",
             "Event Type",  # [hs] email events API "type"  # unconfirmed as export label
-            "Action",  # [mc] member activity "action"
+            "type",  # [pd] numeric visitor activity type (see VALUE_SYNONYMS note)
         ),
         "at": (
             "activityDate",  # [mkt]
@@ -207,6 +213,7 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "email_id",  # [pd] Mautic
             "Campaign Title",  # [mc]
             "Subject",
+            "campaign_id",  # [mc] email activity: a Mailchimp campaign is one email send
         ),
         "program": (
             "Program",
@@ -253,7 +260,14 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "score_changes": {
         "lead_id": ("Lead ID", "leadId", "Contact ID", "Prospect ID", "prospect_id", "Record ID"),  # [mkt]
-        "at": ("Activity Date", "activityDate", "Changed At", "Date/Time", "Timestamp", "date_added"),  # [mkt]
+        "at": (
+            "Activity Date",
+            "activityDate",
+            "Changed At",
+            "Date/Time",
+            "Timestamp",
+            "date_added",
+        ),  # [mkt]
         "delta": (
             "Change Value",  # [mkt] Change Score attribute  # unconfirmed
             "Score Change",
@@ -386,7 +400,7 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "ResponseId",  # [qx]
             "Response ID",  # [qx] label row; Delighted  # unconfirmed for Delighted
             "Respondent ID",  # [sm]
-            "#",  # [tf] response token; normalizes to "" so ingest must compare it raw
+            "#",  # [tf] response token; normalizes to "", so mapping compares it as written
             "Respondent",
         ),
         "responded_at": (
@@ -437,6 +451,35 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "form_submissions": ("Form submissions", "Form Submissions", "Submissions"),  # unconfirmed
     },
 }
+
+# Survey tools write the question itself as the header, with the company's name in it ("How likely is it that
+# you would recommend Northwind to a friend or colleague?"), so no fixed synonym can match it. A header whose
+# normalized form contains every word group of one of these patterns (regular expressions, searched in order
+# after the exact synonyms) feeds the column.
+COLUMN_PATTERNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "nps": {
+        "score": (
+            r"\bhow likely\b.*\brecommend\b",  # [sm] [tf] [qx] standard NPS question, any company name
+            r"\bnet promoter\b",
+        ),
+        "comment": (
+            r"\breason for (your|this|that) (score|rating)\b",  # [sm] [tf] follow-up wording
+            r"\bwhy did you give\b",
+        ),
+    },
+}
+
+# A column literally named like the canonical `source` is the channel when the file has no channel column:
+# `source` is the finer drill-down beside a channel, and a lone "source" (Pardot's prospect source: Website,
+# Google AdWords, Tradeshow) holds channel values.
+PROMOTE_TO: dict[str, dict[str, str]] = {
+    "leads": {"source": "channel"},
+    "web_traffic": {"source": "channel"},
+}
+
+# Qualtrics names the NPS question by its id (Q1, Q7 …) and adds "<id>_NPS_GROUP" beside it; a bare "Q1"
+# is only the NPS score when that sibling is in the file (any other Q1 is some other question).
+NPS_GROUP_SUFFIX = "_NPS_GROUP"  # [qx]
 
 # "<table>.<column>" -> raw value (normalized like headers) -> canonical value
 # Deal status: values not listed here are `open` (SPEC §3, applied by ingest).
