@@ -381,15 +381,12 @@ def combine_tables(
 
 
 def merge_into_workspace(folder: str | os.PathLike[str], results: list[Ingested]) -> None:
-    """Merge ingested tables into the workspace folder by key (see `combine_tables`); each table is written
-    atomically, then the manifest, so a failure leaves the previous workspace readable."""
+    """Merge ingested tables into the workspace folder by key (see `combine_tables`), all tables and the
+    manifest committed at once: a failure half-way leaves the previous workspace readable and unchanged."""
     existing = workspace.load_tables(folder) if Path(folder).is_dir() else {}
-    manifest = workspace.read_manifest(folder) if Path(folder).is_dir() else {"files": []}
     tables = combine_tables(results, existing)
-    for name in sorted({item.table for item in results}):
-        workspace.save_table(folder, name, tables[name])
-    manifest["files"] = manifest.get("files", []) + [i.report.to_dict() for i in results]
-    workspace.write_manifest(folder, manifest)
+    changed = {name: tables[name] for name in sorted({item.table for item in results})}
+    workspace.commit(folder, changed, [item.report.to_dict() for item in results])
 
 
 def ingest_files(

@@ -1,15 +1,20 @@
-"""A workspace: a folder of canonical tables as Parquet (`<table>.parquet`) plus a manifest.
+"""A workspace: a folder of canonical tables as Parquet plus a manifest (`workspace.json`).
 
-Writes are atomic per file (write to a temporary file in the same folder, then rename), so a failed ingest
-leaves the previous workspace readable.
+Writes are atomic for the whole workspace: new table versions are written to fresh files first, then the
+manifest — the single source of which file holds which table — is replaced in one `os.replace`. An ingest that
+fails or is killed half-way leaves the previous manifest, and so the previous workspace, readable and unchanged;
+files it left behind are never referenced and are removed by the next successful write.
+A folder without a manifest but with `<table>.parquet` files (written by hand or by another tool) also loads.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -20,10 +25,25 @@ Tables = Mapping[str, pd.DataFrame]
 """Canonical tables by name; a table that was never loaded is absent (not an empty frame)."""
 
 MANIFEST = "workspace.json"
+_VERSIONED = re.compile(r"^(?P<table>[a-z_]+)-[0-9a-f]{12}\.parquet$")
 
 
-def table_path(folder: Path, table: str) -> Path:
+def table_path(folder: str | os.PathLike[str], table: str) -> Path:
+    """The plain `<table>.parquet` path (workspaces written by hand or by other tools)."""
     return Path(folder) / f"{table}.parquet"
+
+
+def table_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """The Parquet file of each table present in the workspace, as the manifest lists them."""
+    folder = Path(folder)
+    listed = read_manifest(folder).get("tables", {})
+    files: dict[str, Path] = {}
+    for name in TABLES:
+        if name in listed and (folder / listed[name]).exists():
+            files[name] = folder / listed[name]
+        elif name not in listed and table_path(folder, name).exists():
+            files[name] = table_path(folder, name)
+    return files
 
 
 def load_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
@@ -31,33 +51,58 @@ def load_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"workspace folder {str(folder)!r} does not exist")
-    tables: dict[str, pd.DataFrame] = {}
-    for name in TABLES:
-        path = table_path(folder, name)
-        if path.exists():
-            tables[name] = coerce_frame(name, pd.read_parquet(path))
-    return tables
+    return {name: coerce_frame(name, pd.read_parquet(path)) for name, path in table_files(folder).items()}
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def commit(folder: str | os.PathLike[str], tables: Tables, file_reports: list[dict] | None = None) -> None:
+    """Replace the given tables (others stay) and append `file_reports` to the manifest, all or nothing."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    listed = dict(manifest.get("tables", {}))
+    for name, frame in tables.items():
+        clean = coerce_frame(name, frame).reset_index(drop=True)
+        filename = f"{name}-{uuid.uuid4().hex[:12]}.parquet"
+        _atomic_write(folder / filename, lambda tmp, clean=clean: clean.to_parquet(tmp, index=False))
+        listed[name] = filename
+    for name in TABLES:  # plain <table>.parquet files stay in use until a versioned file replaces them
+        if name not in listed and table_path(folder, name).exists():
+            listed[name] = table_path(folder, name).name
+    manifest["tables"] = listed
+    manifest["files"] = manifest.get("files", []) + list(file_reports or [])
+    write_manifest(folder, manifest)  # the commit point
+    _remove_unreferenced(folder, set(listed.values()))
+
+
+def _remove_unreferenced(folder: Path, referenced: set[str]) -> None:
+    for path in folder.iterdir():
+        stale_version = _VERSIONED.match(path.name) and path.name not in referenced
+        stale_plain = path.suffix == ".parquet" and path.stem in TABLES and path.name not in referenced
+        stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
+        if stale_version or stale_plain or stale_tmp:
+            path.unlink(missing_ok=True)
+
+
 def save_table(folder: str | os.PathLike[str], table: str, frame: pd.DataFrame) -> None:
     """Write one canonical table atomically (replaces the previous version of that table)."""
-    frame = coerce_frame(table, frame).reset_index(drop=True)
-    _atomic_write_bytes(table_path(Path(folder), table), lambda tmp: frame.to_parquet(tmp, index=False))
+    commit(folder, {table: frame})
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict:
+    """The manifest: `tables` {table: file} and `files` (the ingest report of every file read)."""
     path = Path(folder) / MANIFEST
     if not path.exists():
         return {"files": []}
@@ -65,5 +110,6 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
 
 
 def write_manifest(folder: str | os.PathLike[str], manifest: dict) -> None:
+    """Replace the manifest atomically."""
     text = json.dumps(manifest, indent=2, default=str)
-    _atomic_write_bytes(Path(folder) / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    _atomic_write(Path(folder) / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

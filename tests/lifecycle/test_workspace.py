@@ -1,0 +1,97 @@
+"""Workspace writes are all or nothing: an ingest that fails or is killed half-way changes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lifecycle import workspace
+from lifecycle.ingest import ingest_files
+from lifecycle.workspace import load_tables, read_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+LEADS = b"Record ID,Create Date,Email\n1,2024-01-01,a@x.com\n2,2024-01-02,b@x.com\n"
+DEALS = b"Deal ID,Create Date,Deal Stage,Amount\nD1,2024-01-05,closedwon,100\n"
+
+
+def snapshot(folder: Path) -> dict[str, pd.DataFrame]:
+    return {name: frame.copy() for name, frame in load_tables(folder).items()}
+
+
+def assert_same(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> None:
+    assert set(before) == set(after)
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name])
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    (tmp_path / "leads.csv").write_bytes(LEADS)
+    (tmp_path / "deals.csv").write_bytes(DEALS)
+    folder = tmp_path / "ws"
+    ingest_files([tmp_path / "leads.csv", tmp_path / "deals.csv"], folder)
+    return folder
+
+
+def test_a_write_that_fails_half_way_leaves_the_previous_workspace_unchanged(ws, tmp_path, monkeypatch):
+    before, manifest_before = snapshot(ws), read_manifest(ws)
+    (tmp_path / "more_leads.csv").write_bytes(b"Record ID,Create Date\n3,2024-02-01\n")
+    (tmp_path / "more_deals.csv").write_bytes(b"Deal ID,Create Date,Deal Stage\nD2,2024-02-05,closedlost\n")
+    real_write = workspace._atomic_write
+    calls = {"n": 0}
+
+    def failing_write(path, write):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first new table is on disk, the second fails: a crash mid-ingest
+            raise OSError("disk full")
+        real_write(path, write)
+
+    monkeypatch.setattr(workspace, "_atomic_write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        ingest_files([tmp_path / "more_leads.csv", tmp_path / "more_deals.csv"], ws)
+    monkeypatch.undo()
+    assert_same(before, snapshot(ws))
+    assert read_manifest(ws) == manifest_before
+
+
+def test_the_next_successful_write_removes_what_a_failed_one_left_behind(ws, tmp_path, monkeypatch):
+    monkeypatch.setattr(workspace, "write_manifest", lambda *a: (_ for _ in ()).throw(OSError("killed")))
+    (tmp_path / "more.csv").write_bytes(b"Record ID,Create Date\n3,2024-02-01\n")
+    with pytest.raises(OSError):
+        ingest_files([tmp_path / "more.csv"], ws)
+    monkeypatch.undo()
+    assert len(list(ws.glob("leads-*.parquet"))) == 2  # the orphan of the failed write
+    ingest_files([tmp_path / "more.csv"], ws)
+    assert len(list(ws.glob("leads-*.parquet"))) == 1
+    assert sorted(load_tables(ws)["leads"]["lead_id"]) == ["1", "2", "3"]
+
+
+def test_killing_an_ingest_process_at_any_moment_leaves_a_readable_workspace(ws, tmp_path):
+    before = snapshot(ws)
+    big = tmp_path / "big_leads.csv"
+    rows = "".join(f"{i},2024-03-01 10:00:00,u{i}@x.com\n" for i in range(10, 400_000))
+    big.write_text("Record ID,Create Date,Email\n" + rows, encoding="utf-8")
+    outcomes = set()
+    for delay in (0.5, 1.0, 1.5, 2.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lifecycle", "ingest", str(big), "--out", str(ws)], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        after = snapshot(ws)  # always readable
+        grown = len(after["leads"]) > len(before["leads"])
+        outcomes.add(grown)
+        if grown:
+            assert len(after["leads"]) == len(before["leads"]) + len(rows.splitlines())
+            break
+        assert_same(before, after)
+    assert False in outcomes  # at least one kill landed before the commit point
