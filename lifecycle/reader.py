@@ -18,6 +18,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -115,21 +116,24 @@ def read_raw(data: bytes, name: str, *, limit: int | None = None) -> list[RawTab
 
 def _gunzip(data: bytes, name: str, limit: int) -> bytes:
     out = io.BytesIO()
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-        while chunk := gz.read(1 << 20):
-            out.write(chunk)
-            if out.tell() > limit:
-                raise ReadError(
-                    f"{name}: decompresses to more than {_limit_text(limit)} — refused as a possible zip bomb "
-                    f"({_LIMIT_HINT})"
-                )
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            while chunk := gz.read(1 << 20):
+                out.write(chunk)
+                if out.tell() > limit:
+                    raise ReadError(
+                        f"{name}: decompresses to more than {_limit_text(limit)} — refused as a possible zip "
+                        f"bomb ({_LIMIT_HINT})"
+                    )
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReadError(f"{name}: not a valid gzip file ({exc})") from exc
     return out.getvalue()
 
 
 def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ReadError(f"{name}: not a valid zip archive ({exc})") from exc
     members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
     if len(members) > MAX_ARCHIVE_MEMBERS:
@@ -148,8 +152,11 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
         member_name = f"{name}/{PurePosixPath(member.filename.replace(chr(92), '/')).name}"
         if not member.filename.lower().endswith(TEXT_SUFFIXES + EXCEL_SUFFIXES + (".gz",)):
             continue
-        with archive.open(member) as fh:
-            content = fh.read(limit + 1)
+        try:
+            with archive.open(member) as fh:
+                content = fh.read(limit + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
+            raise ReadError(f"{member_name}: cannot be unpacked ({exc})") from exc
         if len(content) > limit:
             raise ReadError(f"{member_name}: expands past the {_limit_text(limit)} limit — refused ({_LIMIT_HINT})")
         tables.extend(read_raw(content, member_name, limit=limit))

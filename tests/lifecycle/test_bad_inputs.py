@@ -178,3 +178,41 @@ def test_an_excel_workbook_with_formulas_merged_cells_and_several_sheets():
     assert any("formula cell(s) have no saved result" in w for w in by_sheet["Deals"].report.warnings)
     assert [line.strip(",") for line in by_sheet["Deals"].report.skipped if line.strip(",")] == ["Merged footnote"]
     assert any("Notes" in w for w in results[0].report.warnings)
+
+
+# ---------------------------------------------------------------------------------------------- fuzzing
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NAMES = st.sampled_from(["export.csv", "export.tsv", "export.txt", "export.xlsx", "export.zip", "export.csv.gz"])
+
+
+def _never_crashes(data: bytes, name: str) -> None:
+    try:
+        results = read_export(data, name)
+    except IngestError as exc:
+        assert str(exc).strip()  # a message, never an empty one
+        return
+    accounted(results)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=2000), name=NAMES)
+def test_arbitrary_bytes_give_a_load_or_a_message_never_a_traceback(data, name):
+    _never_crashes(data, name)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(position=st.integers(min_value=0, max_value=200), junk=st.binary(min_size=1, max_size=64))
+def test_random_bytes_spliced_into_a_valid_export_never_lose_rows_silently(position, junk):
+    valid = HEADER + ROWS * 5
+    _never_crashes(valid[:position] + junk + valid[position:], "deals.csv")
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=20000), name=NAMES)
+def test_fuzz_heavy_arbitrary_bytes(data, name):
+    """The heavier fuzz run: `python -m pytest -m slow` (documented in the README)."""
+    _never_crashes(data, name)
