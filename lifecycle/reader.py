@@ -28,28 +28,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from lifecycle import limits
 from lifecycle.synonyms import normalize_header
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
-MAX_DECOMPRESSED_BYTES = 4 * 1024**3
-"""Default limit on what one upload may expand to (zip / gzip); LIFECYCLE_MAX_DECOMPRESSED_MB overrides it."""
-
-
 def decompressed_limit() -> int:
-    """The decompressed-size limit in bytes: LIFECYCLE_MAX_DECOMPRESSED_MB if set, else 4 GB."""
-    value = os.environ.get("LIFECYCLE_MAX_DECOMPRESSED_MB", "").strip()
-    return int(float(value) * 1024**2) if value else MAX_DECOMPRESSED_BYTES
+    """The decompressed-size limit in bytes (lifecycle.limits.MAX_DECOMPRESSED)."""
+    return limits.MAX_DECOMPRESSED.value()
 
 
 def _limit_text(limit: int) -> str:
-    return f"{limit / 1024**3:.1f} GB" if limit >= 1024**3 else f"{limit / 1024**2:.0f} MB"
+    return limits.MAX_DECOMPRESSED.text(limit)
 
 
-_LIMIT_HINT = "set LIFECYCLE_MAX_DECOMPRESSED_MB to raise the limit"
+_LIMIT_HINT = limits.MAX_DECOMPRESSED.hint()
 """Refuse archives that expand past this many bytes (zip bombs); change with `read_raw(..., limit=)`."""
-MAX_ARCHIVE_MEMBERS = 1000
 
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 60
@@ -136,10 +131,11 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ReadError(f"{name}: not a valid zip archive ({exc})") from exc
     members = [m for m in archive.infolist() if not m.is_dir() and not _hidden(m.filename)]
-    if len(members) > MAX_ARCHIVE_MEMBERS:
+    max_members = limits.MAX_ARCHIVE_MEMBERS.value()
+    if len(members) > max_members:
         raise ReadError(
-            f"{name}: the archive has {len(members)} files; at most {MAX_ARCHIVE_MEMBERS} are read — "
-            "unpack it and upload the files you need"
+            f"{name}: the archive has {len(members)} files; at most {max_members} are read — "
+            f"unpack it and upload the files you need, or {limits.MAX_ARCHIVE_MEMBERS.hint()}"
         )
     if sum(m.file_size for m in members) > limit:
         raise ReadError(
@@ -382,6 +378,7 @@ def _read_text(data: bytes, name: str) -> RawTable:
     header_rows = rows[start : start + n_header]
     headers = collapse_headers(header_rows) if n_header > 1 else [c.strip() for c in header_rows[0]]
     headers, warnings = unique_headers(headers)
+    _check_width(name, len(headers))
 
     # Lines above the header: physical lines of the sample before the header row. csv rows map to lines
     # 1:1 in that region (titles and comments hold no embedded newlines).
@@ -453,6 +450,7 @@ def _read_text(data: bytes, name: str) -> RawTable:
         else:
             raw.bad_rows.append(bad)
     _drop_footers(raw)
+    _check_length(raw)
     raw.skipped_lines = len(raw.skipped)
     return raw
 
@@ -469,6 +467,24 @@ def _footer_block(bad_rows: list[BadRow], delimiter: str, last_data_line: int) -
     if any(_FOOTER.match(b.text.strip().strip('"')) for b in tail):
         return {id(b) for b in tail}
     return set()
+
+
+def _check_width(name: str, width: int) -> None:
+    if width > limits.MAX_COLUMNS.value():
+        raise ReadError(
+            f"{name}: {width:,} columns, over the limit of {limits.MAX_COLUMNS.text()} — export fewer columns "
+            f"or {limits.MAX_COLUMNS.hint()}"
+        )
+
+
+def _check_length(raw: RawTable) -> None:
+    rows = len(raw.frame) + len(raw.bad_rows)
+    if rows > limits.MAX_ROWS.value():
+        where = f"{raw.name}[{raw.sheet}]" if raw.sheet else raw.name
+        raise ReadError(
+            f"{where}: {rows:,} rows, over the limit of {limits.MAX_ROWS.text()} — split the export or "
+            f"{limits.MAX_ROWS.hint()}"
+        )
 
 
 def _recover_swallowed_lines(bad_rows: list[BadRow], delimiter: str, width: int) -> list[tuple[int, list[str]]]:
@@ -689,6 +705,7 @@ def _table_from_rows(rows: list[list[str]], name: str, sheet: str) -> RawTable:
     header_rows = rows[start : start + n_header]
     headers = collapse_headers(header_rows) if n_header > 1 else [c.strip() for c in header_rows[0]]
     headers, warnings = unique_headers(headers)
+    _check_width(name, len(headers))
     body = rows[start + n_header :]
     positions = [f"c{i}" for i in range(len(headers))]
     width = len(headers)
@@ -716,5 +733,6 @@ def _table_from_rows(rows: list[list[str]], name: str, sheet: str) -> RawTable:
         header_rows=n_header,
     )
     _drop_footers(raw)
+    _check_length(raw)
     raw.skipped_lines = len(raw.skipped)
     return raw

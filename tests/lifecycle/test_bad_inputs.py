@@ -216,3 +216,20 @@ def test_random_bytes_spliced_into_a_valid_export_never_lose_rows_silently(posit
 def test_fuzz_heavy_arbitrary_bytes(data, name):
     """The heavier fuzz run: `python -m pytest -m slow` (documented in the README)."""
     _never_crashes(data, name)
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "data", "name", "message"),
+    [
+        ("LIFECYCLE_MAX_ROWS", "3", HEADER + ROWS * 2, "deals.csv", "4 rows, over the limit of 3 rows"),
+        ("LIFECYCLE_MAX_COLUMNS", "4", HEADER + ROWS, "deals.csv", "5 columns, over the limit of 4 columns"),
+        ("LIFECYCLE_MAX_ARCHIVE_MEMBERS", "1", None, "two.zip", "at most 1 are read"),
+    ],
+)
+def test_each_limit_says_what_it_is_and_how_to_change_it(monkeypatch, env, value, data, name, message):
+    monkeypatch.setenv(env, value)
+    if data is None:
+        data = zip_of([("a.csv", HEADER + ROWS), ("b.csv", HEADER + ROWS)])
+    with pytest.raises(IngestError) as err:
+        ingest(data, name)
+    assert message in str(err.value) and env in str(err.value)
