@@ -1,0 +1,323 @@
+"""Derived facts (SPEC §3) bundled once per dataset, so every month and channel is a cheap mask over them.
+
+:func:`build_facts` does the heavy work once — stage dates, customer starts, deal and customer channels, email
+events collapsed to one row per (email, recipient) send, score history sorted with running totals, each lead's
+score at the end of its creation month — and :meth:`Facts.view` narrows everything to one channel (memoized).
+Channels are categoricals with the same categories in every frame (``(not set)`` last).
+
+Decisions where SPEC is silent (with those in ``records``, ``emails`` and ``scores``):
+
+- Spend and web traffic count in the month of their ``date``: a monthly row dated on the 1st counts in full
+  in that month; daily rows are never spread across months.
+- Re-engagement fallback for ``nurture.reopened_leads`` (no ``reopened_at`` anywhere): ``reengaged_at`` is a
+  recycled lead's first email open/click or positive score change strictly after ``recycled_at``.
+- NPS responses join to customers by ``customer_id``, else by ``respondent`` as id or e-mail; their channel is
+  the customer's, else ``(not set)``. Responses that join nowhere keep the NPS unfiltered by channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lifecycle.metrics.emails import (
+    email_engagements,
+    email_send_facts,
+    email_summary_facts,
+    join_recipients,
+    send_months,
+)
+from lifecycle.metrics.records import (
+    STAGE_DATE_COLUMNS,
+    clean_channel,
+    customer_facts,
+    deal_facts,
+    has_program,
+    lead_facts,
+    text,
+)
+from lifecycle.metrics.scores import ScoreHistory, score_at
+from lifecycle.schema import NOT_SET, TABLES
+from lifecycle.workspace import Tables
+
+__all__ = [
+    "Facts",
+    "STAGE_DATE_COLUMNS",
+    "build_facts",
+    "month_bounds",
+    "parse_month",
+    "score_at",
+]
+
+DATETIME = "datetime64[us]"
+_ONE_US = pd.Timedelta(1, "us")
+
+
+def parse_month(month: str | pd.Period) -> pd.Period:
+    """A "YYYY-MM" string (or Period) as a monthly Period; ValueError with a readable message otherwise."""
+    if isinstance(month, pd.Period):
+        return month.asfreq("M")
+    text_month = str(month).strip()
+    if len(text_month) != 7 or text_month[4] != "-" or not (text_month[:4] + text_month[5:]).isdigit():
+        raise ValueError(f"month must be written YYYY-MM (e.g. 2026-03), got {month!r}")
+    if not 1 <= int(text_month[5:]) <= 12:
+        raise ValueError(f"month must be written YYYY-MM with a month 01–12, got {month!r}")
+    return pd.Period(text_month, freq="M")
+
+
+def month_bounds(month: str | pd.Period) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Month M as [first day 00:00, first day of the next month 00:00)."""
+    period = parse_month(month)
+    return period.start_time.as_unit("us"), (period + 1).start_time.as_unit("us")
+
+
+# ---------------------------------------------------------------- small tables
+
+
+def _spend_facts(tables: Tables) -> pd.DataFrame | None:
+    spend = tables.get("spend")
+    if spend is None:
+        return None
+    out = pd.DataFrame({"date": spend["date"].astype(DATETIME), "amount": spend["amount"].astype("float64")})
+    out["channel"] = clean_channel(text(spend, "channel"))
+    out["campaign"] = text(spend, "campaign")
+    out["category"] = text(spend, "category")
+    return out.reset_index(drop=True)
+
+
+def _traffic_facts(tables: Tables) -> pd.DataFrame | None:
+    traffic = tables.get("web_traffic")
+    if traffic is None:
+        return None
+    out = pd.DataFrame({"date": traffic["date"].astype(DATETIME)})
+    for col in ("sessions", "users", "new_users", "form_views", "form_submissions"):
+        out[col] = traffic[col].astype("float64") if col in traffic.columns else np.nan
+    out["channel"] = clean_channel(text(traffic, "channel"))
+    out["source"] = text(traffic, "source")
+    return out.reset_index(drop=True)
+
+
+def _nps_facts(tables: Tables, customers: pd.DataFrame | None) -> pd.DataFrame | None:
+    nps = tables.get("nps")
+    if nps is None:
+        return None
+    out = pd.DataFrame(
+        {
+            "respondent": nps["respondent"].astype("str").to_numpy(),
+            "responded_at": nps["responded_at"].astype(DATETIME).to_numpy(),
+            "score": nps["score"].astype("float64").to_numpy(),
+            "comment": text(nps, "comment").to_numpy(),
+            "customer_id": text(nps, "customer_id").to_numpy(),
+        }
+    )
+    out["customer_id"] = out["customer_id"].astype("str")
+    out["channel"] = pd.Series(np.nan, index=out.index, dtype="str")
+    if customers is not None and not customers.empty:
+        pos = join_recipients(out["customer_id"].fillna(out["respondent"]), customers, "customer_id")
+        joined = pd.Series(pos >= 0, index=out.index)
+        channel = customers["channel"].astype("str").to_numpy(dtype=object)[np.maximum(pos, 0)]
+        out["channel"] = pd.Series(channel, index=out.index, dtype="str").where(joined)
+        ids = customers["customer_id"].to_numpy(dtype=object)[np.maximum(pos, 0)]
+        out["customer_id"] = pd.Series(ids, index=out.index, dtype="str").where(joined)
+    out["channel"] = out["channel"].fillna(NOT_SET)
+    return out
+
+
+# ---------------------------------------------------------------- lead extras
+
+
+def _month_end_scores(leads: pd.DataFrame, history: ScoreHistory | None) -> pd.Series:
+    """Each lead's score at the end of its creation month (history), else its current ``score``."""
+    if history is None:
+        return leads["score"].astype("float64")
+    created = leads["created_at"]
+    month_end = created.dt.to_period("M").dt.end_time.dt.floor("us").astype(DATETIME)
+    when = pd.Series(month_end.to_numpy(), index=pd.Index(leads["lead_id"]))
+    return pd.Series(history.at(when, leads["lead_id"]).to_numpy(), index=leads.index).where(created.notna())
+
+
+def _reengaged_at(tables: Tables, leads: pd.DataFrame, history: ScoreHistory | None) -> pd.Series:
+    """First email open/click or positive score change strictly after a lead's ``recycled_at``."""
+    parts = [email_engagements(tables, leads)]
+    if history is not None:
+        up = history.changes[(history.changes["delta"] > 0).to_numpy()]
+        ids = up["lead_id"].array
+        position = pd.Index(leads["lead_id"]).get_indexer(ids.categories)[ids.codes]
+        parts.append(pd.DataFrame({"lead": position, "at": up["at"].to_numpy()})[position >= 0])
+    events = pd.concat(parts, ignore_index=True)
+    recycled = leads["recycled_at"].to_numpy()[events["lead"].to_numpy()]
+    after = events[events["at"].to_numpy() > recycled]
+    first = after.groupby("lead")["at"].min()
+    out = pd.Series(pd.NaT, index=leads.index, dtype=DATETIME)
+    out.iloc[first.index.to_numpy()] = first.to_numpy()
+    return out
+
+
+# ---------------------------------------------------------------- the bundle
+
+
+@dataclass(frozen=True, eq=False)
+class Facts:
+    """Every derived fact, built once by :func:`build_facts` and shared by all metrics, months and channels.
+
+    Frames (None when their source tables are absent; every ``channel`` column is a categorical):
+
+    - ``leads``: one row per lead — ``lead_id``, ``created_at``, ``channel``, ``email`` (lower-cased),
+      ``segment``, ``program``, ``source``, ``campaign``, ``account``, ``status``, ``score`` (current),
+      ``mql_at``, ``sql_at``, ``opportunity_at``, ``customer_at``, ``recycled_at``, ``reopened_at``,
+      ``in_program`` (bool), ``score_month_end`` (score at the end of the creation month; the current score
+      when no history is loaded), ``reengaged_at`` (see module docs).
+    - ``deals``: ``deal_id``, ``created_at``, ``closed_at``, ``status``, ``type``, ``amount``, ``lead_id``,
+      ``account``, ``campaign``, ``channel``, ``lead_linked``, ``days_to_close`` (fractional days).
+    - ``customers``: ``customer_id``, ``start``, ``churned_at``, ``channel``, ``segment``, ``lead_id``,
+      ``account``, ``email``, ``lead_created_at``.
+    - ``sends``: one row per (email, recipient) send from email events — ``email``, ``recipient``,
+      ``lead_id``, ``customer_id``, ``channel``, ``audience``, ``program``, ``step``, ``sent_at``,
+      ``delivered``, ``opened``, ``clicked``, ``bounced``, ``unsubscribed`` (see ``emails``).
+    - ``send_months``: ``sends`` counted per (``month``, ``audience``, ``channel``) — what email rates read.
+    - ``email_summary``: summary-level ``email_sends`` with ``delivered`` filled.
+    - ``spend`` (``date``, ``amount``, ``channel``, ``campaign``, ``category``), ``traffic`` (``date``,
+      ``sessions``, ``users``, ``new_users``, ``form_views``, ``form_submissions``, ``channel``, ``source``),
+      ``nps`` (``respondent``, ``responded_at``, ``score``, ``comment``, ``customer_id``, ``channel``).
+    - ``scores``: the sorted :class:`ScoreHistory` (None without ``score_changes``).
+
+    ``info`` holds provenance: ``stage_sources`` {column: [tables]}, ``score_source``, ``customer_source``,
+    ``churn_known``, ``program_basis``, ``sends_filterable``, ``nps_filterable``, ``columns`` {table: set}.
+    A view (``channel`` set) holds only that channel's rows; sends/NPS stay whole when they cannot be joined.
+    """
+
+    tables: Mapping[str, pd.DataFrame]
+    leads: pd.DataFrame | None
+    deals: pd.DataFrame | None
+    customers: pd.DataFrame | None
+    sends: pd.DataFrame | None
+    send_months: pd.DataFrame | None
+    email_summary: pd.DataFrame | None
+    scores: ScoreHistory | None
+    spend: pd.DataFrame | None
+    traffic: pd.DataFrame | None
+    nps: pd.DataFrame | None
+    channels: tuple[str, ...]
+    info: dict[str, Any]
+    channel: str | None = None
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    """Memo of views and dataset-wide values (months); owned by this object."""
+
+    @property
+    def present(self) -> frozenset[str]:
+        """Names of the canonical tables that were loaded."""
+        return frozenset(self.tables)
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether the loaded ``table`` has ``column`` (False when the table is absent)."""
+        return column in self.info["columns"].get(table, ())
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The canonical input table (None when absent)."""
+        return self.tables.get(name)
+
+    def score_at(
+        self, when: pd.Timestamp | pd.Series, lead_ids: pd.Index | pd.Series | None = None
+    ) -> pd.Series:
+        """Score per lead at ``when`` from the score history (all missing without one); see ``scores``."""
+        if lead_ids is None and self.leads is not None and not isinstance(when, pd.Series):
+            lead_ids = self.leads["lead_id"]
+        return score_at(self.scores, when, lead_ids)
+
+    def view(self, channel: str | None) -> Facts:
+        """These facts narrowed to one channel (``None``: all channels); memoized."""
+        if channel is None or self.channel == channel:
+            return self
+        if self.channel is not None:
+            raise ValueError("a channel view cannot be narrowed to another channel")
+        key = ("view", channel)
+        if key not in self.cache:
+            self.cache[key] = replace(
+                self,
+                leads=_only(self.leads, channel),
+                deals=_only(self.deals, channel),
+                customers=_only(self.customers, channel),
+                sends=_only(self.sends, channel) if self.info["sends_filterable"] else self.sends,
+                send_months=_only(self.send_months, channel)
+                if self.info["sends_filterable"]
+                else self.send_months,
+                spend=_only(self.spend, channel),
+                traffic=_only(self.traffic, channel),
+                nps=_only(self.nps, channel) if self.info["nps_filterable"] else self.nps,
+                channel=channel,
+                cache={},
+            )
+        return self.cache[key]
+
+
+def _only(frame: pd.DataFrame | None, channel: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    return frame[(frame["channel"] == channel).to_numpy()].reset_index(drop=True)
+
+
+def _channel_categories(frames: list[pd.DataFrame | None]) -> tuple[str, ...]:
+    values: set[str] = set()
+    for frame in frames:
+        if frame is not None:
+            values.update(frame["channel"].dropna().unique().tolist())
+    named = sorted(v for v in values if v != NOT_SET)
+    return (*named, NOT_SET) if NOT_SET in values else tuple(named)
+
+
+def build_facts(tables: Tables | Facts) -> Facts:
+    """Compute every derived fact once (returns ``tables`` unchanged when it already is a Facts)."""
+    if isinstance(tables, Facts):
+        return tables
+    tables = {name: frame for name, frame in tables.items() if name in TABLES and frame is not None}
+    lead_result = lead_facts(tables)
+    leads, sources = lead_result if lead_result is not None else (None, {})
+    deals = deal_facts(tables, leads)
+    customers = customer_facts(tables, leads, deals)
+    scores = ScoreHistory.from_tables(tables)
+    sends = email_send_facts(tables, leads=leads, customers=customers)
+    nps = _nps_facts(tables, customers)
+    score_column = "leads" in tables and "score" in tables["leads"].columns
+    joined_sends = sends is not None and (sends["lead_id"].notna() | sends["customer_id"].notna()).any()
+    info: dict[str, Any] = {
+        "columns": {name: frozenset(frame.columns) for name, frame in tables.items()},
+        "stage_sources": sources,
+        "score_source": "score_changes" if scores is not None else ("leads.score" if score_column else None),
+        "customer_source": "customers" if "customers" in tables else "derived from leads and won deals",
+        "churn_known": "customers" in tables and "churned_at" in tables["customers"].columns,
+        "sends_filterable": bool(joined_sends),
+        "nps_filterable": nps is not None and bool(nps["channel"].ne(NOT_SET).any()),
+    }
+    if leads is not None:
+        recorded = bool(has_program(leads["program"]).any())
+        info["program_basis"] = "leads with a program" if recorded else "all new leads (no program recorded)"
+        leads = leads.assign(score_month_end=_month_end_scores(leads, scores))
+        reopen_known = bool(sources.get("reopened_at"))
+        recycled_known = bool(sources.get("recycled_at"))
+        engagement = recycled_known and not reopen_known and ("email_events" in tables or scores is not None)
+        reengaged = (
+            _reengaged_at(tables, leads, scores) if engagement else pd.Series(pd.NaT, index=leads.index)
+        )
+        leads = leads.assign(reengaged_at=reengaged.astype(DATETIME).to_numpy())
+    frames = {"leads": leads, "deals": deals, "customers": customers, "sends": sends, "nps": nps}
+    frames["spend"] = _spend_facts(tables)
+    frames["traffic"] = _traffic_facts(tables)
+    categories = _channel_categories(list(frames.values()))
+    dtype = pd.CategoricalDtype(list(categories))
+    for name, frame in frames.items():
+        if frame is not None:
+            frames[name] = frame.assign(channel=frame["channel"].astype(dtype))
+    sends = frames["sends"]
+    return Facts(
+        tables=tables,
+        send_months=send_months(sends) if sends is not None else None,
+        email_summary=email_summary_facts(tables),
+        scores=scores,
+        channels=categories,
+        info=info,
+        **frames,
+    )

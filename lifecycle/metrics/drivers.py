@@ -1,0 +1,292 @@
+"""What moves leads forward (SPEC §5): score drivers by score-change reason, and nurture impact.
+
+Both compare the leads something happened to with the leads it did not happen to, over the leads created in
+a window (default the 12 months ending with M, so a month's handful of leads does not decide). Comparisons
+are observational: a reason that fires for already-keen leads shows lift without causing it.
+
+Decisions where the spec is silent:
+
+- Score drivers count a change only when it happened at or before the lead's MQL date (all changes of a lead
+  that never became MQL): a change after MQL cannot have driven it. A reason's lift is its touched leads' MQL
+  rate ÷ the untouched leads' MQL rate − 1. A reason has *no effect* when |lift| < ``no_effect_lift``
+  (default 10 %); it is *too few leads to tell* when fewer than ``min_leads`` (default 10) leads are touched
+  or untouched.
+- Nurtured lead: the lead has a program recorded (when the leads export records programs), or received a
+  prospect-audience program email before its SQL date (at any time if it never became SQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lifecycle.metrics.catalog import needs_text
+from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
+from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
+from lifecycle.workspace import Tables
+
+NO_REASON = "(no reason)"
+NURTURED, NOT_NURTURED = "nurtured", "not nurtured"
+INDUSTRY_LIFT: dict[str, tuple[float, str]] = {
+    "opportunity_rate": (0.20, "nurtured leads produce about 20 % more sales opportunities"),
+    "avg_won_amount": (0.47, "nurtured leads make about 47 % larger purchases"),
+}
+"""Industry figures often quoted for nurture programs (reference only, not a benchmark of this data)."""
+
+DRIVER_COLUMNS = (
+    "reason", "changes", "points", "leads_touched", "mql_rate_touched", "leads_untouched", "mql_rate_untouched",
+    "lift", "effect", "no_effect",
+)  # fmt: skip
+IMPACT_MEASURES: dict[str, str] = {
+    "leads": "Leads",
+    "sql_rate": "SQL rate",
+    "opportunity_rate": "Opportunity rate",
+    "win_rate": "Win rate",
+    "avg_won_amount": "Average won deal",
+    "median_days_to_close": "Days to close (median)",
+}
+
+
+def _cohort(facts: Facts, month: str | pd.Period, months: int) -> pd.DataFrame:
+    """Lead facts of the leads created in the ``months`` months ending with M."""
+    last = parse_month(month)
+    start, end = month_bounds(last - (months - 1))[0], month_bounds(last)[1]
+    created = facts.leads["created_at"]
+    return facts.leads[((created >= start) & (created < end)).to_numpy()].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- score drivers
+
+
+@dataclass(frozen=True)
+class ScoreDrivers:
+    """Per score-change reason: ``drivers`` (one row per reason) and ``members`` (lead_id, reason touched).
+
+    ``drivers`` columns: reason, changes, points (sum of points), leads_touched, mql_rate_touched,
+    leads_untouched, mql_rate_untouched, lift, effect ("raises MQL rate" / "lowers MQL rate" / "no effect" /
+    "too few leads to tell"), no_effect (bool).
+    """
+
+    drivers: pd.DataFrame
+    members: pd.DataFrame
+    leads: int
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
+def _empty_drivers() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in DRIVER_COLUMNS})
+    return frame.astype({"reason": "str", "effect": "str", "no_effect": "bool", "leads_touched": "int64"})
+
+
+def _effect(drivers: pd.DataFrame, min_leads: int, no_effect_lift: float) -> pd.Series:
+    touched, untouched = drivers["mql_rate_touched"], drivers["mql_rate_untouched"]
+    few = (drivers["leads_touched"] < min_leads) | (drivers["leads_untouched"] < min_leads)
+    # With an untouched rate of 0 the lift is undefined; the sign of the difference still tells the story.
+    flat = drivers["lift"].abs() < no_effect_lift
+    flat = flat.where(drivers["lift"].notna(), touched.eq(untouched))
+    effect = np.select(
+        [few, flat, touched > untouched],
+        ["too few leads to tell", "no effect", "raises MQL rate"],
+        "lowers MQL rate",
+    )
+    return pd.Series(effect, index=drivers.index, dtype="str")
+
+
+def score_drivers(
+    data: Tables | Facts,
+    month: str | pd.Period,
+    channel: str | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    *,
+    months: int = 12,
+    min_leads: int = 10,
+    no_effect_lift: float = 0.10,
+) -> ScoreDrivers:
+    """Per score-change reason, over the leads created in the ``months`` months ending with M: changes,
+    points, leads touched (before their MQL), MQL rate of touched vs untouched leads and the lift; reasons
+    with no effect on the MQL rate flagged."""
+    facts = build_facts(data).view(channel)
+    empty_members = pd.DataFrame({"lead_id": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
+    if facts.leads is None:
+        return ScoreDrivers(_empty_drivers(), empty_members, 0, (), needs_text([("leads", "lead_stages")]))
+    if facts.scores is None:
+        return ScoreDrivers(_empty_drivers(), empty_members, 0, (), needs_text([("score_changes",)]))
+    if not facts.has_column("score_changes", "reason"):
+        reason = "the score history has no reason column: add the activity or rule behind each change"
+        return ScoreDrivers(_empty_drivers(), empty_members, 0, (), reason)
+    cohort = _cohort(facts, month, months)
+    mql = pd.Series(cohort["mql_at"].to_numpy(), index=pd.Index(cohort["lead_id"]))
+    changes = facts.scores.changes
+    changes = changes[changes["lead_id"].isin(mql.index).to_numpy()]
+    mql_of_change = pd.Series(mql.reindex(changes["lead_id"]).to_numpy(), index=changes.index)
+    changes = changes[(mql_of_change.isna() | (changes["at"] <= mql_of_change)).to_numpy()]
+    label = changes["reason"].astype("str").str.strip()
+    changes = changes.assign(reason=label.mask(label.isna() | label.eq(""), NO_REASON))
+
+    touched = changes[["lead_id", "reason"]].drop_duplicates().reset_index(drop=True)
+    touched["mql"] = mql.reindex(touched["lead_id"]).notna().to_numpy()
+    per_reason = changes.groupby("reason").agg(changes=("delta", "size"), points=("delta", "sum"))
+    per_lead = touched.groupby("reason").agg(leads_touched=("lead_id", "size"), mql_touched=("mql", "sum"))
+    drivers = per_reason.join(per_lead).reset_index()
+    n, n_mql = len(cohort), int(mql.notna().sum())
+    drivers["leads_untouched"] = n - drivers["leads_touched"]
+    untouched = drivers["leads_untouched"].astype("float64")
+    drivers["mql_rate_touched"] = drivers["mql_touched"] / drivers["leads_touched"].astype("float64")
+    drivers["mql_rate_untouched"] = (n_mql - drivers["mql_touched"]) / untouched.where(untouched > 0)
+    base = drivers["mql_rate_untouched"]
+    drivers["lift"] = drivers["mql_rate_touched"] / base.where(base > 0) - 1
+    drivers["effect"] = _effect(drivers, min_leads, no_effect_lift)
+    drivers["no_effect"] = drivers["effect"].eq("no effect")
+    drivers = drivers.sort_values(["leads_touched", "reason"], ascending=[False, True], kind="stable")
+    drivers = drivers[list(DRIVER_COLUMNS)].reset_index(drop=True)
+    drivers = drivers.astype(
+        {"reason": "str", "changes": "int64", "points": "float64", "leads_touched": "int64"}
+    )
+    notes = []
+    if n and not len(changes):
+        notes.append("None of these leads has a score change before its MQL date.")
+    return ScoreDrivers(drivers, touched[["lead_id", "reason"]], n, tuple(notes))
+
+
+# ---------------------------------------------------------------- nurture impact
+
+
+@dataclass(frozen=True)
+class NurtureImpact:
+    """Nurtured vs not nurtured leads: ``groups`` (one row each), ``comparison`` (one row per measure).
+
+    ``groups`` columns: group, leads, sqls, sql_rate, opportunities, opportunity_rate, deals_closed,
+    deals_won, win_rate, avg_won_amount, median_days_to_close. ``comparison``: measure, label, nurtured,
+    not_nurtured, lift (nurtured ÷ not nurtured − 1), reference_lift and reference (the quoted industry
+    figure, where one exists). ``members``: lead_id, nurtured.
+    """
+
+    groups: pd.DataFrame
+    comparison: pd.DataFrame
+    members: pd.DataFrame
+    basis: str
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
+def _nurtured(facts: Facts, cohort: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Whether each cohort lead was nurtured, and the basis in words (empty when nothing tells)."""
+    flag = pd.Series(False, index=cohort.index)
+    basis = []
+    if facts.info.get("program_basis") == "leads with a program":
+        flag |= cohort["in_program"].astype(bool)
+        basis.append("a program on the lead")
+    sends = facts.sends
+    if sends is not None:
+        program = sends["program"].astype("str").str.strip()
+        mailed = sends[(program.notna() & program.ne("") & sends["audience"].eq("prospect")).to_numpy()]
+        if len(mailed):
+            first = mailed.groupby("lead_id")["sent_at"].min()
+            got = pd.Series(first.reindex(cohort["lead_id"]).to_numpy(), index=cohort.index)
+            flag |= got.notna() & ~(cohort["sql_at"] < got)
+            basis.append("a program email received before SQL")
+    return flag, " or ".join(basis)
+
+
+def _group_measures(
+    cohort: pd.DataFrame, deals: pd.DataFrame | None, opportunity_known: bool
+) -> pd.DataFrame:
+    grouped = cohort.groupby("group")
+    out = pd.DataFrame(
+        {
+            "leads": grouped.size(),
+            "sqls": grouped["sql_at"].count(),
+            "opportunities": grouped["opportunity_at"].count(),
+        }
+    ).reindex([NURTURED, NOT_NURTURED], fill_value=0)
+    leads = out["leads"].astype("float64").where(out["leads"] > 0)
+    out["sql_rate"] = out["sqls"] / leads
+    out["opportunity_rate"] = out["opportunities"] / leads if opportunity_known else np.nan
+    if deals is not None:
+        group_of = pd.Series(cohort["group"].to_numpy(), index=pd.Index(cohort["lead_id"]))
+        linked = deals[deals["lead_id"].isin(group_of.index).to_numpy()]
+        linked = linked.assign(group=group_of.reindex(linked["lead_id"]).to_numpy())
+        won = linked[linked["status"].eq("won").to_numpy()]
+        by_won = won.groupby("group")
+        out["deals_closed"] = (
+            linked[linked["status"].isin(["won", "lost"]).to_numpy()].groupby("group").size()
+        )
+        out["deals_won"] = by_won.size()
+        out["avg_won_amount"] = by_won["amount"].mean()
+        out["median_days_to_close"] = by_won["days_to_close"].median()
+        out[["deals_closed", "deals_won"]] = out[["deals_closed", "deals_won"]].fillna(0)
+        closed = out["deals_closed"].astype("float64")
+        out["win_rate"] = out["deals_won"] / closed.where(closed > 0)
+    else:
+        for col in ("deals_closed", "deals_won", "win_rate", "avg_won_amount", "median_days_to_close"):
+            out[col] = np.nan
+    out = out.rename_axis("group").reset_index().astype({"group": "str"})
+    cols = ["group", "leads", "sqls", "sql_rate", "opportunities", "opportunity_rate", "deals_closed",
+            "deals_won", "win_rate", "avg_won_amount", "median_days_to_close"]  # fmt: skip
+    return out[cols].astype({c: "float64" for c in cols[1:]})
+
+
+def _comparison(groups: pd.DataFrame) -> pd.DataFrame:
+    by_group = groups.set_index("group")
+    rows = pd.DataFrame({"measure": list(IMPACT_MEASURES), "label": list(IMPACT_MEASURES.values())})
+    rows["nurtured"] = by_group.loc[NURTURED, list(IMPACT_MEASURES)].to_numpy(dtype="float64")
+    rows["not_nurtured"] = by_group.loc[NOT_NURTURED, list(IMPACT_MEASURES)].to_numpy(dtype="float64")
+    base = rows["not_nurtured"].where(rows["not_nurtured"] != 0)
+    rows["lift"] = rows["nurtured"] / base - 1
+    rows.loc[rows["measure"].eq("leads"), "lift"] = np.nan
+    rows["reference_lift"] = (
+        rows["measure"].map({k: v[0] for k, v in INDUSTRY_LIFT.items()}).astype("float64")
+    )
+    rows["reference"] = rows["measure"].map({k: v[1] for k, v in INDUSTRY_LIFT.items()}).astype("str")
+    return rows.astype({"measure": "str", "label": "str"})
+
+
+def nurture_impact(
+    data: Tables | Facts,
+    month: str | pd.Period,
+    channel: str | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    *,
+    months: int = 12,
+) -> NurtureImpact:
+    """Leads created in the ``months`` months ending with M that received an automated program vs those that
+    did not: SQL and opportunity rate, win rate, average won deal and days to close (of their deals, to
+    date), beside the quoted industry figures (+20 % opportunities, +47 % larger purchases)."""
+    base = build_facts(data)
+    facts = base.view(channel)
+    empty = pd.DataFrame({"lead_id": pd.Series(dtype="str"), "nurtured": pd.Series(dtype="bool")})
+    if facts.leads is None:
+        reason = needs_text([("leads", "lead_stages")])
+        return NurtureImpact(pd.DataFrame(), pd.DataFrame(), empty, "", (), reason)
+    cohort = _cohort(facts, month, months)
+    nurtured, basis = _nurtured(facts, cohort)
+    if not basis:
+        reason = (
+            "nothing tells which leads were nurtured: needs a program column in the leads export or email "
+            "activity with a program (email_events)"
+        )
+        return NurtureImpact(pd.DataFrame(), pd.DataFrame(), empty, "", (), reason)
+    cohort = cohort.assign(group=np.where(nurtured, NURTURED, NOT_NURTURED))
+    opportunity_known = bool(facts.info.get("stage_sources", {}).get("opportunity_at"))
+    # Deals of these leads on any channel: the lead's channel decides membership, not the deal's.
+    groups = _group_measures(cohort, base.deals, opportunity_known)
+    notes = []
+    if base.deals is None:
+        notes.append("No deals export: win rate, deal size and days to close need deals.")
+    if not opportunity_known:
+        notes.append(
+            "No opportunity dates: the opportunity rate needs opportunity dates or deals with a lead."
+        )
+    members = pd.DataFrame({"lead_id": cohort["lead_id"].to_numpy(), "nurtured": nurtured.to_numpy()})
+    return NurtureImpact(groups, _comparison(groups), members.astype({"lead_id": "str"}), basis, tuple(notes))

@@ -1,0 +1,309 @@
+"""Email facts: event-level activity collapsed once into one row per (email, recipient) send.
+
+Decisions where SPEC §3/§5 are silent:
+
+- A send is an (email, recipient) pair; its time is the first ``sent`` event, else its first event of any kind
+  (an export of opens and clicks only still has sends). Opens and clicks count toward the month of the send,
+  not the month they happened, so a rate never mixes two months' emails.
+- Without an ``email`` column (or value), the email is identified by program and step, else by the month of
+  the event, so unique opens are still per recipient and email.
+- ``opened`` is an open *or* a click (a click proves the email was opened; tools that block images record the
+  click only). ``delivered`` is the ``delivered`` event for emails whose export has delivered events, else
+  "not bounced" (sent − bounced, SPEC §5); an open or click always proves delivery. Hence
+  clicks ≤ opens ≤ delivered and every email rate is a share in [0, 1].
+- Recipients join to leads by ``lead_id``, else by lead e-mail (case-insensitive); to customers likewise by
+  ``customer_id`` / customer e-mail. Channel: the lead's, else the customer's, else ``(not set)``.
+- Audience: the ``audience`` column (``customer`` / ``prospect``, first non-empty value of the send), else
+  ``customer`` when the recipient was a customer at send time (customer start ≤ send < churn, or the lead's
+  customer date ≤ send), else ``prospect``.
+- Summary-level ``email_sends``: delivered = ``delivered``, else sent − bounces, else sent, per row; a send
+  without an audience is a prospect send; these rows never join to leads, so they are never channel-filtered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lifecycle.schema import NOT_SET
+from lifecycle.workspace import Tables
+
+DATETIME = "datetime64[us]"
+
+EVENT_NAMES = ("sent", "delivered", "open", "click", "bounce", "unsubscribe")
+FLAG_NAMES = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
+AUDIENCES = ("prospect", "customer")
+
+SEND_COLUMNS = (
+    "email", "recipient", "lead_id", "customer_id", "channel", "audience", "program", "step", "sent_at",
+    "delivered", "opened", "clicked", "bounced", "unsubscribed",
+)  # fmt: skip
+
+
+def _key(values: pd.Series) -> pd.Series:
+    out = values.astype("str").str.strip().str.lower()
+    return out.mask(out.eq(""))
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 = missing) and the distinct values, as an object array."""
+    codes, uniques = pd.factorize(values)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the trimmed, lower-cased values (empty → missing); normalizes the distinct values only."""
+    codes, uniques = pd.factorize(values)
+    norm_codes, norm = _codes(_key(pd.Series(uniques, dtype="str")))
+    return np.append(norm_codes, -1)[codes], norm
+
+
+def _code_of(uniques: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
+    """For each distinct value, its position in ``wanted`` (-1 when not wanted); plus -1 for missing."""
+    lookup = {w: i for i, w in enumerate(wanted)}
+    return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+
+
+def _first_code_per_group(groups: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """The first non-missing code (``codes`` ≥ 0) per group, -1 where a group has none."""
+    out = np.full(n, -1, dtype=np.int64)
+    present = codes >= 0
+    if present.any():
+        first = pd.Series(groups[present]).drop_duplicates()
+        out[first.to_numpy()] = codes[present][first.index.to_numpy()]
+    return out
+
+
+def _categorical(codes: np.ndarray, categories: np.ndarray) -> pd.Categorical:
+    """Categorical from codes into ``categories`` (-1 = missing); repeated categories are merged."""
+    cats = pd.Index(categories, dtype="str")
+    if not cats.is_unique:
+        merged, cats = pd.factorize(cats)
+        codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
+    return pd.Categorical.from_codes(codes, categories=cats)
+
+
+def _email_identity(events: pd.DataFrame) -> pd.Series:
+    """The email a row belongs to: ``email``, else program · step, else the event month."""
+    ident = (
+        events["email"].astype("str")
+        if "email" in events.columns
+        else pd.Series(np.nan, index=events.index, dtype="str")
+    )
+    missing = ident.isna()
+    if not missing.any():
+        return ident
+    sub = events[missing.to_numpy()]
+    parts = [sub[c].astype("str").fillna("") for c in ("program", "step") if c in sub.columns]
+    fallback = sub["at"].dt.strftime("(email of %Y-%m)").astype("str")
+    if parts:
+        by_program = parts[0] if len(parts) == 1 else parts[0] + " · " + parts[1]
+        fallback = by_program.mask(by_program.str.strip(" ·").eq(""), fallback)
+    return ident.fillna(fallback)
+
+
+def _lookup_index(keys: pd.Series, index_keys: pd.Series) -> np.ndarray:
+    """Position in ``index_keys`` (first occurrence) of each key, -1 when absent or missing."""
+    # One hash pass over both sides is much cheaper than building a unique string Index to search.
+    n_index = len(index_keys)
+    both = pd.concat([index_keys.astype("str"), keys.astype("str")], ignore_index=True)
+    codes, uniques = pd.factorize(both)
+    index_codes, key_codes = codes[:n_index], codes[n_index:]
+    present = np.flatnonzero(index_codes >= 0)
+    first = pd.Series(index_codes[present]).drop_duplicates()
+    position = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the extra slot answers code -1
+    position[first.to_numpy()] = present[first.index.to_numpy()]
+    return position[key_codes]
+
+
+def join_recipients(recipients: pd.Series, frame: pd.DataFrame | None, id_col: str) -> np.ndarray:
+    """Row position in ``frame`` of each recipient: by id, else by e-mail (case-insensitive); -1 if none."""
+    if frame is None or frame.empty or not len(recipients):
+        return np.full(len(recipients), -1)
+    recipients = recipients.astype("str")
+    pos = _lookup_index(recipients.str.strip(), frame[id_col].astype("str"))
+    if "email" in frame.columns:
+        by_mail = _lookup_index(_key(recipients), _key(frame["email"]))
+        pos = np.where(pos >= 0, pos, by_mail)
+    return pos
+
+
+def _take_dates(frame: pd.DataFrame | None, col: str, pos: np.ndarray) -> np.ndarray:
+    if frame is None or col not in frame.columns or frame.empty:
+        return np.full(len(pos), np.datetime64("NaT"), dtype=DATETIME)
+    values = frame[col].astype(DATETIME).to_numpy()
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], np.datetime64("NaT"))
+
+
+def _channel_codes(
+    leads: pd.DataFrame | None, lead_pos: np.ndarray, customers: pd.DataFrame | None, cust_pos: np.ndarray
+) -> pd.Categorical:
+    """The lead's channel, else the customer's, else ``(not set)``, as a categorical."""
+    sources = [f["channel"].astype("str") for f in (leads, customers) if f is not None]
+    values = pd.concat([*sources, pd.Series([NOT_SET], dtype="str")], ignore_index=True)
+    codes, uniques = _codes(values)
+    not_set = codes[-1]
+    out = np.full(len(lead_pos), not_set, dtype=np.int64)
+    offset = 0
+    for frame, pos in ((leads, lead_pos), (customers, cust_pos)):
+        if frame is None:
+            continue
+        frame_codes = codes[offset : offset + len(frame)]
+        offset += len(frame)
+        fill = (out == not_set) & (pos >= 0)
+        if len(frame_codes):
+            taken = frame_codes[np.maximum(pos, 0)]
+            out = np.where(fill & (taken >= 0), taken, out)
+    return _categorical(out, uniques)
+
+
+def email_send_facts(
+    tables: Tables, *, leads: pd.DataFrame | None = None, customers: pd.DataFrame | None = None
+) -> pd.DataFrame | None:
+    """One row per (email, recipient) send from ``email_events`` (None without that table).
+
+    Columns: ``email``, ``recipient`` (categorical); ``lead_id`` / ``customer_id`` (categorical, missing when
+    the recipient matches none); ``channel`` (categorical); ``audience`` (categorical "prospect"/"customer");
+    ``program``, ``step`` (categorical); ``sent_at`` (datetime); ``delivered``, ``opened``, ``clicked``,
+    ``bounced``, ``unsubscribed`` (bool; see the module docs for how delivered/opened are derived).
+    """
+    events = tables.get("email_events")
+    if events is None:
+        return None
+    at = events["at"].astype(DATETIME)
+    raw_codes, raw_recipients = pd.factorize(events["recipient"].astype("str"))
+    stripped = pd.Series(raw_recipients, dtype="str").str.strip()
+    strip_codes, recipients = _codes(stripped.mask(stripped.eq("")))
+    rcodes = np.append(strip_codes, -1)[raw_codes]
+    usable = (rcodes >= 0) & at.notna().to_numpy()
+    if not usable.all():
+        events, at, rcodes = events[usable], at[usable], rcodes[usable]
+    ecodes, emails = _codes(_email_identity(events))
+    width = max(len(recipients), 1)
+    pcodes, pairs = pd.factorize(ecodes.astype(np.int64) * width + rcodes)
+    n = len(pairs)
+    event_codes, event_names = _normalized_codes(events["event"])
+    event_kind = _code_of(event_names, EVENT_NAMES)[event_codes]
+    flags = {}
+    for kind, name in enumerate(FLAG_NAMES):
+        flag = np.zeros(n, dtype=bool)
+        flag[pcodes[event_kind == kind]] = True
+        flags[name] = flag
+    at_us = at.to_numpy()
+    first_any = pd.Series(at_us).groupby(pcodes).min()
+    is_sent = event_kind == 0
+    first_sent = pd.Series(at_us[is_sent]).groupby(pcodes[is_sent]).min().reindex(first_any.index)
+    sent_at = first_sent.fillna(first_any).to_numpy()
+
+    email_codes, recipient_codes = pairs // width, pairs % width
+    out = pd.DataFrame(
+        {
+            "email": _categorical(email_codes, emails),
+            "recipient": _categorical(recipient_codes, recipients),
+        }
+    )
+    # Join each distinct recipient once, then spread to its sends.
+    unique_recipients = pd.Series(recipients, dtype="str")
+    lead_pos = join_recipients(unique_recipients, leads, "lead_id")[recipient_codes]
+    cust_pos = join_recipients(unique_recipients, customers, "customer_id")[recipient_codes]
+    for col, frame, pos, id_col in (("lead_id", leads, lead_pos, "lead_id"),
+                                    ("customer_id", customers, cust_pos, "customer_id")):  # fmt: skip
+        ids = np.asarray(frame[id_col], dtype=object) if frame is not None else np.array([], dtype=object)
+        out[col] = _categorical(pos, ids)
+    out["channel"] = _channel_codes(leads, lead_pos, customers, cust_pos)
+
+    audience_codes, audiences = _normalized_codes(_column(events, "audience"))
+    given = _first_code_per_group(pcodes, _code_of(audiences, AUDIENCES)[audience_codes], n)
+    start = _take_dates(customers, "start", cust_pos)
+    churn = _take_dates(customers, "churned_at", cust_pos)
+    lead_customer = _take_dates(leads, "customer_at", lead_pos)
+    # NaT compares False, so a missing start or customer date never makes a customer.
+    was_customer = ((start <= sent_at) & ~(churn <= sent_at)) | (lead_customer <= sent_at)
+    audience = np.where(given >= 0, given, was_customer.astype(np.int64))
+    out["audience"] = pd.Categorical.from_codes(audience, categories=list(AUDIENCES))
+    for col in ("program", "step"):
+        codes, uniques = _codes(_column(events, col))
+        out[col] = _categorical(_first_code_per_group(pcodes, codes, n), uniques)
+    out["sent_at"] = pd.Series(sent_at, dtype=DATETIME)
+
+    # An email whose export has delivered events uses them; otherwise delivered = not bounced.
+    has_delivered_events = np.zeros(len(emails), dtype=bool)
+    has_delivered_events[email_codes[flags["delivered"]]] = True
+    clicked = flags["clicked"]
+    opened = flags["opened"] | clicked
+    out["delivered"] = (
+        np.where(has_delivered_events[email_codes], flags["delivered"], ~flags["bounced"]) | opened
+    )
+    out["opened"] = opened
+    out["clicked"] = clicked
+    out["bounced"] = flags["bounced"]
+    out["unsubscribed"] = flags["unsubscribed"]
+    return out[list(SEND_COLUMNS)]
+
+
+def _column(frame: pd.DataFrame, col: str) -> pd.Series:
+    if col in frame.columns:
+        return frame[col].astype("str").reset_index(drop=True)
+    return pd.Series(np.nan, index=range(len(frame)), dtype="str")
+
+
+def email_engagements(tables: Tables, leads: pd.DataFrame | None) -> pd.DataFrame:
+    """Open and click events joined to leads: ``lead`` (row position in ``leads``) and ``at`` (datetime)."""
+    events = tables.get("email_events")
+    empty = pd.DataFrame({"lead": pd.Series(dtype=np.int64), "at": pd.Series(dtype=DATETIME)})
+    if events is None or leads is None:
+        return empty
+    event_codes, event_names = _normalized_codes(events["event"])
+    sub = events[_code_of(event_names, ("open", "click"))[event_codes] >= 0]
+    if sub.empty:
+        return empty
+    rcodes, recipients = _codes(sub["recipient"].astype("str").str.strip())
+    pos = join_recipients(pd.Series(recipients, dtype="str"), leads, "lead_id")
+    lead_of_row = np.where(rcodes >= 0, pos[np.maximum(rcodes, 0)] if len(pos) else -1, -1)
+    keep = lead_of_row >= 0
+    return pd.DataFrame({"lead": lead_of_row[keep], "at": sub["at"].astype(DATETIME).to_numpy()[keep]})
+
+
+def send_months(sends: pd.DataFrame) -> pd.DataFrame:
+    """Sends aggregated per (month of send, audience, channel): the counts every email rate needs.
+
+    Columns: ``month`` (first day of the month), ``audience``, ``channel``, ``sends``, ``delivered``,
+    ``opened``, ``clicked``, ``bounced``, ``unsubscribed`` (ints).
+    """
+    month = sends["sent_at"].to_numpy().astype("datetime64[M]").astype(DATETIME)
+    counts = sends[list(FLAG_NAMES[1:])].astype(np.int64).assign(sends=1)
+    keys = [pd.Series(month, name="month"), sends["audience"], sends["channel"]]
+    grouped = counts.groupby(keys, observed=True, sort=True).sum()
+    return grouped.reset_index()[["month", "audience", "channel", "sends", *FLAG_NAMES[1:]]]
+
+
+def email_summary_facts(tables: Tables) -> pd.DataFrame | None:
+    """Summary-level ``email_sends`` with ``delivered`` filled (delivered, else sent − bounces, else sent).
+
+    Columns: ``email``, ``sent_at``, ``sent``, ``delivered``, ``unique_opens``, ``unique_clicks``, ``bounces``,
+    ``unsubscribes`` (float, missing counts as 0 except in ``attrs``-free column presence kept by Facts),
+    ``program``, ``step`` (str), ``audience`` ("prospect" when empty). None without that table.
+    """
+    sends = tables.get("email_sends")
+    if sends is None:
+        return None
+    out = pd.DataFrame({"email": sends["email"].astype("str"), "sent_at": sends["sent_at"].astype(DATETIME)})
+    sent = sends["sent"].astype("float64").fillna(0.0)
+    out["sent"] = sent
+    bounces = sends["bounces"].astype("float64") if "bounces" in sends.columns else None
+    delivered = sends["delivered"].astype("float64") if "delivered" in sends.columns else None
+    fallback = sent - bounces.fillna(0.0) if bounces is not None else sent
+    out["delivered"] = delivered.fillna(fallback) if delivered is not None else fallback
+    for col in ("unique_opens", "unique_clicks", "bounces", "unsubscribes"):
+        out[col] = sends[col].astype("float64").fillna(0.0) if col in sends.columns else 0.0
+    for col in ("program", "step"):
+        out[col] = (
+            sends[col].astype("str")
+            if col in sends.columns
+            else pd.Series(np.nan, index=out.index, dtype="str")
+        )
+    audience = _key(sends["audience"]) if "audience" in sends.columns else pd.Series(np.nan, index=out.index)
+    out["audience"] = pd.Categorical(
+        audience.where(audience.eq("customer"), "prospect"), categories=["prospect", "customer"]
+    )
+    return out.reset_index(drop=True)

@@ -1,0 +1,252 @@
+"""Lifecycle funnel (SPEC §5 "Funnel"): lead → MQL → SQL → opportunity → customer, cohort or period mode.
+
+Decisions where the spec is silent:
+
+- Cohort mode counts a lead at a step when it has that step's date *or any later step's* date (a customer
+  without an SQL date still passed SQL), so cohort counts never increase along the steps. Period mode counts
+  only the leads whose own date for the step falls in the month: it measures flow, and can rise.
+- Days from the previous step are measured only where the lead has both its own dates; a step recorded before
+  its previous step (out of order, e.g. an SQL created by sales before the MQL rule fired) is left out of the
+  timing, and ``n_timed`` says how many leads the median and p90 rest on.
+- A step whose date is unknown for every lead (no column in any export, see ``lead_facts``'s
+  ``stage_sources``) is left out of the funnel and named in ``notes`` instead of showing as a fake zero.
+- Rows by segment or channel: an empty value is its own group, ``(not set)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from lifecycle.metrics.catalog import needs_text
+from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
+from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
+from lifecycle.schema import NOT_SET
+from lifecycle.workspace import Tables
+
+FunnelMode = Literal["cohort", "period"]
+Breakdown = Literal["channel", "segment"] | None
+
+FUNNEL_STEPS: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "customer")
+STEP_LABELS: dict[str, str] = {
+    "lead": "Leads",
+    "mql": "MQLs",
+    "sql": "SQLs",
+    "opportunity": "Opportunities",
+    "customer": "Customers",
+}
+STEP_DATES: dict[str, str] = {
+    "lead": "created_at",
+    "mql": "mql_at",
+    "sql": "sql_at",
+    "opportunity": "opportunity_at",
+    "customer": "customer_at",
+}
+ALL = "All"
+"""Group name when the funnel is not broken down."""
+
+STEP_COLUMNS = (
+    "group", "step", "label", "count", "pct_of_first", "pct_of_previous", "median_days", "p90_days", "n_timed",
+)  # fmt: skip
+MEMBER_COLUMNS = ("lead_id", "group", "step", "entered_at", "days_from_previous")
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """A funnel for one month: ``steps`` (one row per group and step) and ``members`` (the leads behind them).
+
+    ``steps`` columns: group, step, label, count, pct_of_first, pct_of_previous (fractions, NaN on a zero
+    base), median_days, p90_days (days from the previous step), n_timed. ``members``: one row per lead and
+    step counted, with the lead's own date for the step (NaT when implied by a later step) and its days from
+    the previous step. ``reason`` is set when the funnel cannot be built (then both frames are empty).
+    """
+
+    mode: FunnelMode
+    month: str
+    by: Breakdown
+    steps: pd.DataFrame
+    members: pd.DataFrame
+    leads: pd.DataFrame = field(repr=False)
+    """Lead facts of the leads counted at any step (for drill-through)."""
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+    def rows(self, step: str, group: str | None = None) -> pd.DataFrame:
+        """The leads counted at ``step`` (optionally in one group): lead facts plus entered_at and days."""
+        pick = self.members["step"].eq(step)
+        if group is not None:
+            pick &= self.members["group"].eq(group)
+        chosen = self.members.loc[pick, ["lead_id", "entered_at", "days_from_previous"]]
+        return chosen.merge(self.leads, on="lead_id", how="left").reset_index(drop=True)
+
+
+def _empty_steps() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in STEP_COLUMNS})
+    for col in ("group", "step", "label"):
+        frame[col] = frame[col].astype("str")
+    frame["count"] = frame["count"].astype("int64")
+    frame["n_timed"] = frame["n_timed"].astype("int64")
+    return frame
+
+
+def _empty_members() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype="str"),
+            "group": pd.Series(dtype="str"),
+            "step": pd.Series(dtype="str"),
+            "entered_at": pd.Series(dtype="datetime64[us]"),
+            "days_from_previous": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def known_steps(facts: Facts) -> tuple[list[str], list[str]]:
+    """Funnel steps whose date some export provides, and a note per step left out."""
+    sources = facts.info.get("stage_sources", {})
+    steps, notes = [], []
+    for step in FUNNEL_STEPS:
+        col = STEP_DATES[step]
+        if step == "lead" or sources.get(col):
+            steps.append(step)
+        else:
+            notes.append(f"{STEP_LABELS[step]} left out: no export gives the {col} date.")
+    return steps, notes
+
+
+def _group_of(leads: pd.DataFrame, by: Breakdown) -> pd.Series:
+    if by is None:
+        return pd.Series(ALL, index=leads.index, dtype="str")
+    if by not in ("channel", "segment"):
+        raise ValueError(f"a funnel is broken down by 'channel' or 'segment', not {by!r}")
+    values = leads[by].astype("object").astype("str").str.strip()
+    return values.mask(values.isna() | values.eq(""), NOT_SET)
+
+
+def _members(
+    leads: pd.DataFrame, steps: list[str], mode: FunnelMode, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """One row per (lead, step) counted, with the lead's own date and days from the previous step."""
+    dates = {s: leads[STEP_DATES[s]] for s in steps}
+    if mode == "cohort":
+        reached = {}
+        later = pd.Series(False, index=leads.index)
+        # Walk from the last step back so "reached" = own date or any later step's date.
+        for step in reversed(steps):
+            later = later | dates[step].notna()
+            reached[step] = later.copy()
+    else:
+        reached = {s: (dates[s] >= start) & (dates[s] < end) for s in steps}
+    parts = []
+    for i, step in enumerate(steps):
+        mask = reached[step].to_numpy()
+        own = dates[step][mask]
+        if i == 0:
+            days = pd.Series(np.nan, index=own.index)
+        else:
+            days = (own - dates[steps[i - 1]][mask]).dt.total_seconds() / 86400.0
+            days = days.where(days >= 0)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "lead_id": leads["lead_id"][mask],
+                    "group": leads["_group"][mask],
+                    "step": step,
+                    "entered_at": own,
+                    "days_from_previous": days.astype("float64"),
+                }
+            )
+        )
+    if not parts:
+        return _empty_members()
+    out = pd.concat(parts, ignore_index=True)
+    out["step"] = out["step"].astype("str")
+    out["entered_at"] = out["entered_at"].astype("datetime64[us]")
+    return out
+
+
+def _step_table(members: pd.DataFrame, groups: list[str], steps: list[str]) -> pd.DataFrame:
+    grid = pd.MultiIndex.from_product([groups, steps], names=["group", "step"])
+    grouped = members.groupby(["group", "step"], observed=True, sort=False)
+    days = grouped["days_from_previous"]
+    table = pd.DataFrame(
+        {
+            "count": grouped.size(),
+            "median_days": days.median(),
+            "p90_days": days.quantile(0.9),
+            "n_timed": days.count(),
+        }
+    ).reindex(grid)
+    table["count"] = table["count"].fillna(0).astype("int64")
+    table["n_timed"] = table["n_timed"].fillna(0).astype("int64")
+    table = table.reset_index()
+    counts = table["count"].astype("float64")
+    first = table.groupby("group", sort=False)["count"].transform("first").astype("float64")
+    previous = table.groupby("group", sort=False)["count"].shift(1).astype("float64")
+    table["pct_of_first"] = counts / first.where(first > 0)
+    table["pct_of_previous"] = counts / previous.where(previous > 0)
+    table["label"] = table["step"].map(STEP_LABELS)
+    for col in ("group", "step", "label"):
+        table[col] = table[col].astype("str")
+    return table[list(STEP_COLUMNS)]
+
+
+def funnel(
+    data: Tables | Facts,
+    month: str | pd.Period,
+    channel: str | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    *,
+    mode: FunnelMode = "cohort",
+    by: Breakdown = None,
+) -> Funnel:
+    """Funnel for month M: cohort = leads created in M and the stages they reached to date; period = leads
+    entering each stage in M. Each step: count, % of first, % of previous, median and p90 days from the
+    previous step; optionally one funnel per channel or segment."""
+    if mode not in ("cohort", "period"):
+        raise ValueError(f"funnel mode is 'cohort' or 'period', not {mode!r}")
+    facts = build_facts(data).view(channel)
+    period = parse_month(month)
+    empty = Funnel(mode, str(period), by, _empty_steps(), _empty_members(), pd.DataFrame())
+    if facts.leads is None:
+        return replace(empty, reason=needs_text([("leads", "lead_stages")]))
+    leads = facts.leads
+    steps, notes = known_steps(facts)
+    start, end = month_bounds(period)
+    if mode == "cohort":
+        leads = leads[(leads["created_at"] >= start) & (leads["created_at"] < end)]
+    leads = leads.assign(_group=_group_of(leads, by))
+    members = _members(leads, steps, mode, start, end)
+    if by is None:
+        groups = [ALL]
+    else:
+        # Groups ordered by size at the first step (biggest first), "(not set)" last.
+        sizes = members[members["step"].eq(steps[0])]["group"].value_counts()
+        sizes = sizes.reindex(sorted(set(members["group"]))).fillna(0)
+        groups = sorted(sizes.index, key=lambda g: (g == NOT_SET, -sizes[g], g))
+    table = _step_table(members, groups, steps)
+    counted = leads[leads["lead_id"].isin(members["lead_id"])].drop(columns="_group").reset_index(drop=True)
+    return Funnel(mode, str(period), by, table, members, counted, tuple(notes))
+
+
+def funnel_rows(
+    data: Tables | Facts,
+    month: str | pd.Period,
+    step: str,
+    channel: str | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    *,
+    mode: FunnelMode = "cohort",
+    by: Breakdown = None,
+    group: str | None = None,
+) -> pd.DataFrame:
+    """The leads behind one funnel step (and group): their lead facts, date entered and days from the
+    previous step."""
+    return funnel(data, month, channel, settings, mode=mode, by=by).rows(step, group)

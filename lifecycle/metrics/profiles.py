@@ -1,0 +1,147 @@
+"""Cohort score profile (SPEC §5): month-end score of each month's new leads, in bands — is lead quality rising?
+
+Each cohort is the leads created in one month; a lead's score is its score at the end of that month (the
+score history's running total, see ``scores``). Without a score history the leads' current ``score`` stands in
+and a note says so: every cohort is then scored today, not at its month end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lifecycle.metrics.catalog import needs_text
+from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
+from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
+from lifecycle.workspace import Tables
+
+SUMMARY_COLUMNS = ("cohort", "n", "n_scored", "median", "mean", "p25", "p75", "share_mql")
+
+
+@dataclass(frozen=True)
+class ScoreProfiles:
+    """Score profile per cohort month: ``bands`` (tidy counts and shares), ``summary`` and ``members``.
+
+    ``bands`` columns: cohort ("YYYY-MM"), band (ordered categorical of ``Settings.band_labels``), count,
+    share (of the cohort's scored leads). ``summary``: cohort, n (leads), n_scored, median, mean, p25, p75,
+    share_mql (share at or above the MQL threshold). ``members``: lead_id, cohort, score, band.
+    """
+
+    cohorts: tuple[str, ...]
+    bands: pd.DataFrame
+    summary: pd.DataFrame
+    members: pd.DataFrame
+    score_source: str | None
+    notes: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+    def pivot(self, values: str = "share") -> pd.DataFrame:
+        """Cohorts as rows, bands as columns (``values``: "share" or "count") — one stacked bar per row."""
+        return self.bands.pivot(index="cohort", columns="band", values=values)
+
+
+def cohort_months(month: str | pd.Period, count: int) -> list[pd.Period]:
+    """The ``count`` months ending with ``month``, oldest first."""
+    last = parse_month(month)
+    return [last - i for i in range(count - 1, -1, -1)]
+
+
+def _empty(
+    cohorts: tuple[str, ...], settings: Settings, source: str | None, reason: str | None
+) -> ScoreProfiles:
+    band = pd.Categorical([], categories=settings.band_labels, ordered=True)
+    bands = pd.DataFrame({"cohort": pd.Series(dtype="str"), "band": band, "count": pd.Series(dtype="int64")})
+    bands["share"] = pd.Series(dtype="float64")
+    summary = pd.DataFrame({c: pd.Series(dtype="float64") for c in SUMMARY_COLUMNS})
+    summary = summary.astype({"cohort": "str", "n": "int64", "n_scored": "int64"})
+    members = pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype="str"),
+            "cohort": pd.Series(dtype="str"),
+            "score": pd.Series(dtype="float64"),
+        }
+    )
+    members["band"] = band
+    return ScoreProfiles(cohorts, bands, summary, members, source, (), reason)
+
+
+def cohort_score_profile(
+    data: Tables | Facts,
+    month: str | pd.Period,
+    channel: str | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
+    *,
+    cohorts: int = 24,
+) -> ScoreProfiles:
+    """For each of the ``cohorts`` months ending with M: the leads created that month, their score at the
+    month's end, counts and shares per score band, median and the share at or above the MQL threshold."""
+    facts = build_facts(data).view(channel)
+    months = cohort_months(month, cohorts)
+    labels = tuple(str(m) for m in months)
+    source = facts.info.get("score_source")
+    if facts.leads is None:
+        return _empty(labels, settings, source, needs_text([("leads", "lead_stages")]))
+    if source is None:
+        return _empty(
+            labels,
+            settings,
+            source,
+            needs_text([("score_changes",)]) + ", or a score column in the leads export",
+        )
+    start, _ = month_bounds(months[0])
+    _, end = month_bounds(months[-1])
+    leads = facts.leads
+    inside = ((leads["created_at"] >= start) & (leads["created_at"] < end)).to_numpy()
+    chosen = leads[inside]
+    members = pd.DataFrame(
+        {
+            "lead_id": chosen["lead_id"].to_numpy(),
+            "cohort": chosen["created_at"].dt.strftime("%Y-%m").to_numpy(),
+            "score": chosen["score_month_end"].astype("float64").to_numpy(),
+        }
+    ).astype({"lead_id": "str", "cohort": "str"})
+    members["band"] = settings.band_of(members["score"])
+
+    grid = pd.MultiIndex.from_product([list(labels), settings.band_labels], names=["cohort", "band"])
+    counts = members.groupby(["cohort", "band"], observed=True).size().reindex(grid, fill_value=0)
+    bands = counts.rename("count").reset_index()
+    bands["count"] = bands["count"].astype("int64")
+    bands["band"] = pd.Categorical(bands["band"], categories=settings.band_labels, ordered=True)
+    scored = bands.groupby("cohort", sort=False)["count"].transform("sum").astype("float64")
+    bands["share"] = bands["count"] / scored.where(scored > 0)
+    bands["cohort"] = bands["cohort"].astype("str")
+
+    by_cohort = members.groupby("cohort")["score"]
+    summary = pd.DataFrame(
+        {
+            "n": by_cohort.size(),
+            "n_scored": by_cohort.count(),
+            "median": by_cohort.median(),
+            "mean": by_cohort.mean(),
+            "p25": by_cohort.quantile(0.25),
+            "p75": by_cohort.quantile(0.75),
+            "mql": (members["score"] >= settings.mql_threshold).groupby(members["cohort"]).sum(),
+        }
+    ).reindex(list(labels))
+    summary["n"] = summary["n"].fillna(0).astype("int64")
+    summary["n_scored"] = summary["n_scored"].fillna(0).astype("int64")
+    summary["share_mql"] = summary["mql"] / summary["n_scored"].where(summary["n_scored"] > 0).astype(
+        "float64"
+    )
+    summary = summary.rename_axis("cohort").reset_index()
+    summary["cohort"] = summary["cohort"].astype("str")
+    notes = []
+    if source != "score_changes":
+        notes.append(
+            "No score history loaded: every cohort shows its leads' current score, not the month-end score."
+        )
+    unscored = int(summary["n"].sum() - summary["n_scored"].sum())
+    if unscored:
+        notes.append(f"{unscored} lead(s) without a score are left out of the bands and shares.")
+    summary = summary[list(SUMMARY_COLUMNS)].astype({"median": "float64", "share_mql": "float64"})
+    return ScoreProfiles(labels, bands, summary, members, source, tuple(notes))

@@ -1,0 +1,133 @@
+"""Lead score history (SPEC §3 "score at a time"), sorted once so any point-in-time lookup is one numpy pass.
+
+Running score: rows are ordered per lead by time; a row with a ``score`` (new total) sets the running score to
+it, a row with only a ``delta`` adds to it. With only totals this is "the last score at or before t", with only
+deltas "the sum of deltas up to t" (SPEC §3); a mix (totals with later deltas) is the last total plus the
+deltas after it. A lead with no change at or before t has score 0 — the empty sum — when a score history is
+loaded. Rows at the same time keep their file order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lifecycle.workspace import Tables
+
+DATETIME = "datetime64[us]"
+
+
+@dataclass(frozen=True)
+class ScoreHistory:
+    """Score changes sorted by (lead, time) with the running score after each change.
+
+    ``changes`` columns: ``lead_id`` (categorical), ``at`` (datetime), ``delta`` (the change in points this
+    row made to the running score, derived from ``score`` rows too), ``score`` (running score after the row),
+    ``reason`` (categorical). ``lead_index`` lists the leads with at least one change; ``starts`` is the row offset
+    of each of them in ``changes`` (plus a final offset = number of rows).
+    """
+
+    changes: pd.DataFrame
+    lead_index: pd.Index
+    starts: np.ndarray
+
+    @classmethod
+    def from_tables(cls, tables: Tables) -> ScoreHistory | None:
+        """The sorted history from ``score_changes`` (None when that table is absent)."""
+        raw = tables.get("score_changes")
+        if raw is None:
+            return None
+        at = raw["at"].astype(DATETIME).to_numpy()
+        total = raw["score"].to_numpy("float64", na_value=np.nan) if "score" in raw.columns else None
+        delta = raw["delta"].to_numpy("float64", na_value=np.nan) if "delta" in raw.columns else None
+        n = len(raw)
+        if total is None:
+            total = np.full(n, np.nan)
+        if delta is None:
+            delta = np.full(n, np.nan)
+        codes, uniques = pd.factorize(raw["lead_id"].astype("str"), sort=True)
+        keep = (codes >= 0) & ~np.isnat(at) & ~(np.isnan(total) & np.isnan(delta))
+        order = np.lexsort((np.arange(n)[keep], at[keep], codes[keep]))
+        rows = np.flatnonzero(keep)[order]
+        codes, at, total, delta = codes[rows], at[rows], total[rows], delta[rows]
+        has_total = ~np.isnan(total)
+        # A total starts a new block per lead; inside a block the running score is total + later deltas.
+        new_lead = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
+        block = np.cumsum(new_lead | has_total)
+        step = np.where(has_total, total, np.nan_to_num(delta))
+        running = pd.Series(step).groupby(block).cumsum().to_numpy()
+        previous = np.r_[0.0, running[:-1]] if len(running) else running
+        previous = np.where(new_lead, 0.0, previous)
+        if "reason" in raw.columns:
+            reason_codes, reasons = pd.factorize(raw["reason"].astype("str"))
+            reason = pd.Categorical.from_codes(reason_codes[rows], categories=pd.Index(reasons, dtype="str"))
+        else:
+            reason = pd.Categorical([None] * len(rows), categories=pd.Index([], dtype="str"))
+        changes = pd.DataFrame(
+            {
+                "lead_id": pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str")),
+                "at": at,
+                "delta": running - previous,
+                "score": running,
+                "reason": reason,
+            }
+        )
+        present = np.unique(codes)
+        starts = np.searchsorted(codes, np.arange(len(uniques)))
+        lead_index = pd.Index(uniques, dtype="str")
+        # Every factorized lead has at least one kept row or is dropped from the index below.
+        if len(present) != len(uniques):
+            lead_index = lead_index[present]
+            starts = starts[present]
+        return cls(changes, lead_index, np.r_[starts, len(rows)].astype(np.int64))
+
+    def at(self, when: pd.Timestamp | pd.Series, lead_ids: pd.Index | pd.Series | None = None) -> pd.Series:
+        """Score per lead at ``when`` (inclusive): a time for all leads, or a Series of times by lead_id.
+
+        Returns float scores indexed by ``lead_ids`` (default: the leads of ``when`` when it is a Series,
+        else every lead with a change); leads without a change at or before their time get 0.
+        """
+        n_leads = len(self.lead_index)
+        threshold = self._row_thresholds(when, n_leads)
+        at = self.changes["at"].to_numpy()
+        counts = self._prefix_counts(at <= threshold)
+        last = self.starts[:-1] + counts - 1
+        score = np.where(counts > 0, self.changes["score"].to_numpy()[np.maximum(last, 0)], 0.0)
+        by_lead = pd.Series(score, index=self.lead_index)
+        if lead_ids is None:
+            lead_ids = when.index if isinstance(when, pd.Series) else self.lead_index
+        out = by_lead.reindex(pd.Index(lead_ids)).fillna(0.0)
+        return out.astype("float64")
+
+    def _row_thresholds(self, when: pd.Timestamp | pd.Series, n_leads: int) -> np.ndarray:
+        if not isinstance(when, pd.Series):
+            return np.datetime64(pd.Timestamp(when).as_unit("us"))
+        per_lead = when.astype(DATETIME)
+        per_lead = per_lead[~per_lead.index.duplicated(keep="last")]
+        times = per_lead.reindex(self.lead_index).to_numpy()
+        # Leads not asked about get NaT, which compares False: no change counts for them.
+        return np.repeat(times, np.diff(self.starts))
+
+    def _prefix_counts(self, mask: np.ndarray) -> np.ndarray:
+        if len(self.lead_index) == 0:
+            return np.zeros(0, dtype=np.int64)
+        # Within a lead, times are sorted, so "at <= t" is a prefix and its length is the row count.
+        return (
+            np.add.reduceat(mask.astype(np.int64), self.starts[:-1])
+            if len(mask)
+            else np.zeros(len(self.lead_index), dtype=np.int64)
+        )
+
+
+def score_at(
+    history: ScoreHistory | None,
+    when: pd.Timestamp | pd.Series,
+    lead_ids: pd.Index | pd.Series | None = None,
+) -> pd.Series:
+    """Score per lead at ``when`` (see :class:`ScoreHistory`); all missing without a score history."""
+    if history is None:
+        index = pd.Index(lead_ids if lead_ids is not None else getattr(when, "index", []))
+        return pd.Series(np.nan, index=index, dtype="float64")
+    return history.at(when, lead_ids)

@@ -1,0 +1,293 @@
+"""Derived facts (SPEC §3): stage dates, customer starts, channels, email sends and score history."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from metrics_fixtures import table
+
+from lifecycle.metrics import build_facts, month_bounds, parse_month
+
+NAT = None
+T = pd.Timestamp
+
+
+def by_id(frame: pd.DataFrame, column: str, id_column: str = "lead_id") -> dict:
+    return dict(zip(frame[id_column], frame[column], strict=True))
+
+
+# ---------------------------------------------------------------- stage dates
+
+
+def test_stage_dates_come_from_lead_columns_else_the_first_lead_stages_entry():
+    leads = table(
+        "leads", lead_id=["a", "b"], created_at=["2026-01-01", "2026-01-02"], mql_at=["2026-02-01", NAT]
+    )
+    stages = table(
+        "lead_stages",
+        lead_id=["a", "b", "b", "b"],
+        stage=["MQL", "Marketing Qualified Lead", "mql", "sql"],
+        entered_at=["2026-01-20", "2026-03-05", "2026-02-10", "2026-03-01"],
+    )
+    facts = build_facts({"leads": leads, "lead_stages": stages})
+    # a keeps its column value (1 Feb, not the stage's 20 Jan); b takes its first MQL entry (10 Feb)
+    assert by_id(facts.leads, "mql_at") == {"a": T("2026-02-01"), "b": T("2026-02-10")}
+    assert by_id(facts.leads, "sql_at")["b"] == T("2026-03-01")
+    assert facts.info["stage_sources"]["mql_at"] == ["leads", "lead_stages"]
+
+
+def test_leads_come_from_lead_stages_alone_created_at_the_lead_stage_else_earliest_entry():
+    stages = table(
+        "lead_stages",
+        lead_id=["a", "a", "b"],
+        stage=["lead", "mql", "mql"],
+        entered_at=["2026-01-05", "2026-01-09", "2026-02-01"],
+    )
+    facts = build_facts({"lead_stages": stages})
+    assert by_id(facts.leads, "created_at") == {"a": T("2026-01-05"), "b": T("2026-02-01")}
+    assert set(facts.leads["channel"]) == {"(not set)"}
+
+
+def test_sql_date_falls_back_to_opportunity_then_first_deal_created():
+    leads = table(
+        "leads",
+        lead_id=["s", "o", "d", "n"],
+        created_at=["2026-01-01"] * 4,
+        sql_at=["2026-02-01", NAT, NAT, NAT],
+        opportunity_at=["2026-02-05", "2026-02-07", NAT, NAT],
+    )
+    deals = table(
+        "deals",
+        deal_id=["x", "y", "z"],
+        created_at=["2026-02-20", "2026-02-09", "2026-01-30"],
+        status=["open", "open", "open"],
+        lead_id=["d", "d", "s"],
+    )
+    sql = by_id(build_facts({"leads": leads, "deals": deals}).leads, "sql_at")
+    # s: own sql_at; o: opportunity; d: its first deal (9 Feb, not 20 Feb); n: none
+    assert sql["s"] == T("2026-02-01") and sql["o"] == T("2026-02-07") and sql["d"] == T("2026-02-09")
+    assert pd.isna(sql["n"])
+
+
+def test_customer_start_prefers_customers_then_lead_column_then_first_won_deal():
+    leads = table(
+        "leads",
+        lead_id=["x", "y", "z"],
+        created_at=["2026-01-01"] * 3,
+        email=["X@Corp.com", "y@corp.com", "z@corp.com"],
+        customer_at=["2026-03-10", "2026-03-12", NAT],
+    )
+    customers = table("customers", customer_id=["cx"], started_at=["2026-03-01"], email=["x@corp.COM"])
+    deals = table(
+        "deals",
+        deal_id=["d1", "d2", "d3"],
+        created_at=["2026-02-01"] * 3,
+        closed_at=["2026-03-05", "2026-03-20", "2026-03-15"],
+        status=["won", "won", "lost"],
+        lead_id=["y", "z", "z"],
+    )
+    facts = build_facts({"leads": leads, "customers": customers, "deals": deals})
+    # x: customers row joined by e-mail (case-insensitive); y: its column beats the won deal; z: won deal only
+    assert by_id(facts.leads, "customer_at") == {
+        "x": T("2026-03-01"),
+        "y": T("2026-03-12"),
+        "z": T("2026-03-20"),
+    }
+    assert by_id(facts.customers, "lead_id", "customer_id") == {"cx": "x"}
+
+
+def test_customers_link_to_leads_by_id_then_email_then_account():
+    leads = table(
+        "leads",
+        lead_id=["L1", "L2", "L3", "L4"],
+        created_at=["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-01"],
+        email=["a@x.com", "b@x.com", None, None],
+        account=[None, None, "Acme", "acme "],
+        channel=["Paid", "Organic", "Events", "Partner"],
+    )
+    customers = table(
+        "customers",
+        customer_id=["L1", "c2", "c3", "c4"],
+        started_at=["2026-03-01"] * 4,
+        email=[None, "B@X.COM", None, None],
+        account=[None, None, "ACME", "Other"],
+    )
+    facts = build_facts({"leads": leads, "customers": customers})
+    # c3 joins the first-created lead of account acme (L4, created 1 Jan, trailing space ignored)
+    linked = by_id(facts.customers, "lead_id", "customer_id")
+    assert {k: linked[k] for k in ("L1", "c2", "c3")} == {"L1": "L1", "c2": "L2", "c3": "L4"}
+    assert pd.isna(linked["c4"])
+    # channel: the lead's (no customers.channel), else (not set)
+    assert by_id(facts.customers, "channel", "customer_id") == {
+        "L1": "Paid", "c2": "Organic", "c3": "Partner", "c4": "(not set)"
+    }  # fmt: skip
+
+
+def test_derived_customers_are_one_per_account_from_the_earliest_new_win():
+    deals = table(
+        "deals",
+        deal_id=["a", "b", "c", "d"],
+        created_at=["2026-01-01"] * 4,
+        closed_at=["2026-03-10", "2026-02-05", "2026-01-20", "2026-03-01"],
+        status=["won", "won", "won", "won"],
+        type=["new", "new", "upsell", "new"],
+        account=["Acme", "ACME", "Beta", None],
+    )
+    customers = build_facts({"deals": deals}).customers
+    # Acme from 5 Feb (two spellings, one account); Beta's only win is an upsell → no customer; d has no account
+    assert by_id(customers, "start", "customer_id") == {"ACME": T("2026-02-05"), "deal:d": T("2026-03-01")}
+    assert customers["churned_at"].isna().all()
+
+
+def test_deal_channel_is_its_own_else_its_leads_else_not_set():
+    leads = table("leads", lead_id=["L"], created_at=["2026-01-01"], channel=["Email"])
+    deals = table(
+        "deals",
+        deal_id=["own", "lead", "orphan", "blank"],
+        created_at=["2026-02-01"] * 4,
+        status=["open"] * 4,
+        channel=["Partner", None, None, "  "],
+        lead_id=["L", "L", "missing", "L"],
+    )
+    facts = build_facts({"leads": leads, "deals": deals})
+    assert by_id(facts.deals, "channel", "deal_id") == {
+        "own": "Partner", "lead": "Email", "orphan": "(not set)", "blank": "Email"
+    }  # fmt: skip
+    assert by_id(facts.deals, "lead_linked", "deal_id") == {
+        "own": True,
+        "lead": True,
+        "orphan": False,
+        "blank": True,
+    }
+
+
+def test_duplicate_lead_ids_keep_the_last_row():
+    leads = table("leads", lead_id=["a", "a"], created_at=["2026-01-01", "2026-02-01"])
+    assert by_id(build_facts({"leads": leads}).leads, "created_at") == {"a": T("2026-02-01")}
+
+
+# ---------------------------------------------------------------- channels and views
+
+
+def test_channels_are_shared_categories_sorted_with_not_set_last():
+    leads = table(
+        "leads", lead_id=["a", "b", "c"], created_at=["2026-01-01"] * 3, channel=["zeta", None, "Alpha"]
+    )
+    spend = table("spend", date=["2026-01-01"], amount=[1], channel=["beta"])
+    facts = build_facts({"leads": leads, "spend": spend})
+    assert facts.channels == ("Alpha", "beta", "zeta", "(not set)")
+    assert list(facts.leads["channel"].cat.categories) == list(facts.spend["channel"].cat.categories)
+
+
+def test_a_channel_view_is_memoized_and_holds_only_that_channel():
+    leads = table("leads", lead_id=["a", "b"], created_at=["2026-01-01"] * 2, channel=["x", "y"])
+    facts = build_facts({"leads": leads})
+    view = facts.view("x")
+    assert list(view.leads["lead_id"]) == ["a"] and facts.view("x") is view and facts.view(None) is facts
+
+
+# ---------------------------------------------------------------- email sends
+
+
+def test_email_events_collapse_to_one_row_per_email_and_recipient():
+    leads = table("leads", lead_id=["L1"], created_at=["2026-01-01"], email=["Ann@X.com"], channel=["Paid"])
+    events = table(
+        "email_events",
+        recipient=["ann@x.com", "ann@x.com", "ann@x.com", "L1", "z@y.com", "z@y.com"],
+        event=["sent", "open", "open", "click", "open", "sent"],
+        at=["2026-03-02 10:00", "2026-03-03", "2026-03-04", "2026-03-09", "2026-03-05", "2026-03-06"],
+        email=["E1", "E1", "E1", "E2", "E3", "E3"],
+    )
+    sends = build_facts({"leads": leads, "email_events": events}).sends.set_index(["email", "recipient"])
+    assert len(sends) == 3
+    ann = sends.loc[("E1", "ann@x.com")]
+    assert ann["lead_id"] == "L1" and ann["channel"] == "Paid" and ann["opened"] and not ann["clicked"]
+    assert ann["sent_at"] == T("2026-03-02 10:00")
+    # E2 has only a click: the click proves the open and the delivery; it joins by lead id
+    click_only = sends.loc[("E2", "L1")]
+    assert click_only["opened"] and click_only["delivered"] and click_only["sent_at"] == T("2026-03-09")
+    # z: an open logged before the send event; the send time is still the sent event's
+    unknown = sends.loc[("E3", "z@y.com")]
+    assert (
+        unknown["sent_at"] == T("2026-03-06")
+        and pd.isna(unknown["lead_id"])
+        and unknown["channel"] == "(not set)"
+    )
+
+
+def test_email_audience_column_wins_over_the_inferred_audience():
+    customers = table("customers", customer_id=["c"], started_at=["2026-01-01"])
+    events = table(
+        "email_events",
+        recipient=["c", "c"],
+        event=["sent", "sent"],
+        at=["2026-03-01", "2026-03-01"],
+        email=["news", "promo"],
+        audience=[None, "Prospect"],
+    )
+    sends = build_facts({"customers": customers, "email_events": events}).sends
+    assert dict(zip(sends["email"], sends["audience"], strict=True)) == {
+        "news": "customer",
+        "promo": "prospect",
+    }
+
+
+# ---------------------------------------------------------------- scores
+
+
+def test_score_at_a_time_mixes_totals_and_later_deltas_and_defaults_to_zero():
+    leads = table("leads", lead_id=["a", "b", "c"], created_at=["2026-01-01"] * 3)
+    changes = table(
+        "score_changes",
+        lead_id=["a", "a", "a", "b", "b"],
+        at=["2026-01-05", "2026-01-10", "2026-01-20", "2026-01-03", "2026-01-03"],
+        delta=[10, None, 5, 4, -1],
+        score=[None, 50, None, None, None],
+    )
+    facts = build_facts({"leads": leads, "score_changes": changes})
+    # a: 10, then the total 50, then +5 → 55 on 20 Jan; at 15 Jan: 50; before any change: 0
+    # b: two changes at the same time, both counted: 4 − 1 = 3; c: no change → 0
+    assert facts.score_at(T("2026-01-20")).to_dict() == {"a": 55, "b": 3, "c": 0}
+    assert facts.score_at(T("2026-01-15")).to_dict() == {"a": 50, "b": 3, "c": 0}
+    assert facts.score_at(T("2026-01-04")).to_dict() == {"a": 0, "b": 3, "c": 0}
+    per_lead = pd.Series([T("2026-01-06"), T("2026-01-02")], index=["a", "b"])
+    assert facts.score_at(per_lead).to_dict() == {"a": 10, "b": 0}
+
+
+def test_month_end_score_is_the_score_at_the_end_of_the_creation_month():
+    leads = table("leads", lead_id=["a"], created_at=["2026-01-15"], score=[999])
+    changes = table(
+        "score_changes", lead_id=["a", "a"], at=["2026-01-31 23:59", "2026-02-01"], delta=[7, 100]
+    )
+    facts = build_facts({"leads": leads, "score_changes": changes})
+    assert facts.leads["score_month_end"].tolist() == [7]
+
+
+def test_reengaged_is_the_first_positive_score_change_or_open_after_recycling():
+    leads = table(
+        "leads",
+        lead_id=["a", "b"],
+        created_at=["2026-01-01"] * 2,
+        recycled_at=["2026-02-01", "2026-02-01"],
+    )
+    changes = table("score_changes", lead_id=["a", "a", "b"], at=["2026-01-20", "2026-02-03", "2026-02-02"],
+                    delta=[5, 8, -2])  # fmt: skip
+    events = table(
+        "email_events", recipient=["b", "b"], event=["open", "sent"], at=["2026-02-10", "2026-02-09"]
+    )
+    leads_facts = build_facts({"leads": leads, "score_changes": changes, "email_events": events}).leads
+    # a: the +5 is before recycling, the +8 on 3 Feb after; b: −2 is no engagement, the open on 10 Feb is
+    assert by_id(leads_facts, "reengaged_at") == {"a": T("2026-02-03"), "b": T("2026-02-10")}
+
+
+# ---------------------------------------------------------------- months
+
+
+def test_month_bounds_are_half_open_calendar_months():
+    assert month_bounds("2024-02") == (T("2024-02-01"), T("2024-03-01"))
+
+
+@pytest.mark.parametrize("bad", ["2024-13", "24-01", "2024/01", "March", ""])
+def test_parse_month_rejects_anything_but_yyyy_mm(bad):
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        parse_month(bad)
