@@ -241,8 +241,6 @@ def ingest_raw(
             const = pd.Series([mapping.defaults[canonical]] * n, index=frame.index, dtype="str")
             col = _parse_column(name, canonical, const, f"default {canonical}", mapping, "monthfirst", False, report)
             out[canonical] = col.values
-        elif name == "deals" and canonical == "type":
-            out[canonical] = pd.Series("new", index=frame.index, dtype="str")
     for canonical in spec.required:
         if canonical in out:
             source = detection.columns.get(canonical, "default")
