@@ -260,6 +260,31 @@ KEY_METRICS: dict[str, str] = {
 """The card shown per stage on the overview."""
 
 
+AVERAGED_OVER_MONTHS = frozenset(
+    {
+        "expand.active_customers",  # a level at a time, not events in the month
+        "attract.cost_per_visit",  # ratios in money: three months of cost per lead do not add up
+        "capture.cost_per_lead",
+        "nurture.cost_per_mql",
+        "convert.cost_per_sql",
+        "convert.cost_per_customer",
+    }
+)
+"""Counts and amounts that combine over months as an average (like rates), not a sum."""
+
+MATURING_COHORT_RATES = frozenset(
+    {"nurture.lead_to_mql_rate", "convert.mql_to_sql_rate", "convert.sql_to_customer_rate"}
+)
+""""To date" cohort rates: recent cohorts are still converting, so their latest months always look worse than
+older ones. Early warnings skip them (the UI says so); their trend is still shown."""
+
+
+def adds_up_over_months(metric_id: str) -> bool:
+    """Whether a quarter's value is the sum of its months (counts, money) rather than their average."""
+    spec = CATALOG[metric_id]
+    return spec.unit in ("count", "currency") and metric_id not in AVERAGED_OVER_MONTHS
+
+
 def stage_metrics(stage: str) -> list[MetricDef]:
     """The catalog entries of one stage, in catalog order."""
     return [m for m in CATALOG.values() if m.stage == stage]

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from lifecycle.metrics.catalog import CATALOG
+from lifecycle.metrics.catalog import CATALOG, MATURING_COHORT_RATES
 from lifecycle.metrics.derived import Facts, build_facts, parse_month
 from lifecycle.metrics.engine import metric_series, months_in_data
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
@@ -262,6 +262,8 @@ def warnings_for_month(
     window = [str(last - i) for i in range(3, -1, -1)]
     parts = []
     for metric_id, definition in CATALOG.items():
+        if metric_id in MATURING_COHORT_RATES:
+            continue
         series = metric_series(facts, metric_id, window, channel, settings)
         trend = trend_table(
             series, definition.direction, definition.unit, settings, label=definition.label, min_move=min_move
