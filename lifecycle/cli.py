@@ -1,4 +1,4 @@
-"""Command line (SPEC §6): `python -m lifecycle ingest|metrics …`. Exit status 2 on bad input."""
+"""Command line (SPEC §6): `python -m lifecycle ingest|metrics|report …`. Exit status 2 on bad input."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_argument("--month", help="YYYY-MM (default: last complete month in the data)")
     metrics.add_argument("--channel", help="channel name as it appears in the data")
     metrics.add_argument("--json", action="store_true")
+    report = sub.add_parser("report", help="the quarterly review as one self-contained HTML file")
+    report.add_argument("--data", required=True, help="workspace folder")
+    report.add_argument("--quarter", required=True, help="YYYY-Qn, e.g. 2026-Q3")
+    report.add_argument("--channel", help="channel name as it appears in the data")
+    report.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
+    report.add_argument("--xlsx", help="also write the numbers behind the report as an Excel workbook")
     return parser
 
 
@@ -100,8 +106,35 @@ def run_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from lifecycle.metrics import build_facts
+    from lifecycle.quarter import format_quarter
+    from lifecycle.report import build_report_html, build_report_xlsx
+    from lifecycle.workspace import load_tables
+
+    try:
+        quarter = format_quarter(args.quarter)
+        tables = load_tables(args.data)
+        if not tables:
+            raise ValueError(f"workspace {args.data!r} holds no tables: ingest exports first")
+        facts = build_facts(tables)
+        page = build_report_html(facts, quarter, args.channel)
+        workbook = build_report_xlsx(facts, quarter, args.channel) if args.xlsx else None
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    Path(args.out).write_text(page, encoding="utf-8")
+    print(f"wrote {args.out} ({quarter}, channel {args.channel or 'all'})")
+    if workbook is not None:
+        Path(args.xlsx).write_bytes(workbook)
+        print(f"wrote {args.xlsx}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "ingest":
         return run_ingest(args)
+    if args.command == "report":
+        return run_report(args)
     return run_metrics(args)
