@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,8 +13,9 @@ from hypothesis import strategies as st
 from lifecycle.ingest import IngestError, ingest_files, read_export
 from lifecycle.mapping import ColumnMapping
 from lifecycle.workspace import load_tables, read_manifest
+from tests.paths import MAVEN_CRM
 
-MAVEN = Path(__file__).resolve().parents[3] / "shared" / "real" / "maven-crm"
+MAVEN = MAVEN_CRM
 
 HUBSPOT_CONTACTS = (
     b"\xef\xbb\xbfRecord ID,First Name,Email,Create Date,Original Source,Lifecycle Stage\n"

@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 from lifecycle.ingest import Ingested, IngestError, read_export
+from tests.paths import MAVEN_CRM
 
 VENDORS = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 EXPECTED: dict[str, dict] = json.loads((VENDORS / "expected.json").read_text(encoding="utf-8"))["files"]
-MAVEN = Path(__file__).resolve().parents[3] / "shared" / "real" / "maven-crm"
+MAVEN = MAVEN_CRM
 
 
 @cache

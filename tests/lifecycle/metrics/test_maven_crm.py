@@ -6,15 +6,14 @@ engine's wins, win rate, bookings and days to close must equal plain SQL over th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pytest
 
 from lifecycle.ingest import read_export
 from lifecycle.metrics import build_facts, compute_metric, months_in_data
+from tests.paths import MAVEN_CRM
 
-CSV = Path("/work/shared/real/maven-crm/sales_pipeline.csv")
+CSV = MAVEN_CRM / "sales_pipeline.csv"
 
 SQL = """
 WITH raw AS (
