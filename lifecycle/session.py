@@ -59,8 +59,10 @@ class LoadedFile:
 
     @property
     def key(self) -> str:
-        """Content-and-mapping key: equal keys give equal ingest results."""
-        spec = json.dumps({"t": self.table, "m": self.mapping}, sort_keys=True)
+        """Content, name and mapping key: equal keys give equal ingest results. The name is part of it
+        because it selects the format (.tsv, .zip …) and is written into the report, which another session
+        uploading the same bytes under another name must not see."""
+        spec = json.dumps({"n": self.name, "t": self.table, "m": self.mapping}, sort_keys=True)
         return f"{self.digest}:{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
 
 
