@@ -10,6 +10,7 @@ import streamlit as st
 
 from lifecycle import session as ses
 from pages import _drill as drill
+from pages import _present as present
 from pages import _ui as ui
 
 st.set_page_config(page_title="Lifecycle Explorer", page_icon=":material/insights:", layout="wide")
@@ -58,14 +59,24 @@ def data_status(data: ui.Built) -> None:
         st.caption(f":red[{len(data.errors)} file(s) could not be read — see the Data page]")
 
 
-navigation = st.navigation(ui.pages())
-data = ui.built()
 with st.sidebar:
+    head = st.container()  # filled below: the toggle has to be read before the router is set up
+    presenting = present.toggle()
+# Presentation mode walks its fixed sequence with Previous / Next: the page menu would only distract.
+navigation = st.navigation(ui.pages(), position="hidden" if presenting else "sidebar")
+data = ui.built()
+with head:
     st.subheader("Lifecycle Explorer")
-    data_status(data)
+    if not presenting:
+        data_status(data)
     st.divider()
     selection = selection_widgets(data)
+    if presenting:
+        present.company_input(data.status.source_label())
 context = ui.Context(data, selection)
 ui.set_context(context)
+if presenting:
+    present.styles()
+    present.nav_bar(navigation.title)
 navigation.run()
 drill.show_drill(context)

@@ -1,4 +1,5 @@
-"""Tables the pages show that combine several engine calls: metrics by channel, quarter pacing, warnings.
+"""Tables the pages show that combine several engine calls: metrics by channel, quarter pacing, warnings,
+the quarter view.
 
 Each function calls `lifecycle.metrics` (one definition per number) and shapes the result for display, so the
 pages only render.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lifecycle.display import format_delta, format_value
+from lifecycle.display import DEFAULT_CURRENCY, MISSING, NO_CHANGE, Card, format_delta, format_value
 from lifecycle.metrics import CATALOG, STAGE_LABELS, Facts, Settings, compute_metric
 from lifecycle.metrics.trends import metric_trend
+from lifecycle.quarter import QuarterView, parse_quarter
+from lifecycle.quarter import quarter_label as quarter_label_of
 
 PACING_COLUMNS = ("stage", "metric", "quarter to date", "last quarter, same point", "change", "pacing to",
                   "last quarter")  # fmt: skip
@@ -170,3 +173,92 @@ FUNNEL_COLUMNS = {"group": "group", "label": "step", "count": "leads", "pct_of_f
                   "pct_of_previous": "% of previous", "median_days": "median days", "p90_days": "p90 days"}  # fmt: skip
 FUNNEL_UNITS = {"% of first": "rate", "% of previous": "rate", "median days": "days", "p90 days": "days",
                 "leads": "count"}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- quarter view
+
+QUARTER_WARNING_COLUMNS = ("stage", "metric", "month", "rule", "why it fired")
+
+
+def quarter_table(view: QuarterView, metric_ids: list[str], currency: str = DEFAULT_CURRENCY) -> pd.DataFrame:
+    """One row per metric of a quarter view (text cells: each metric keeps its unit): its value in each month
+    of the quarter, the quarter (total or average, to date while it runs) against the previous quarter and
+    the same quarter last year at the same point, where it is pacing to, and its early warnings."""
+    summary = view.summary.set_index("metric")
+    monthly = view.monthly.set_index(["metric", "month"])
+    year_ago = quarter_label_of(parse_quarter(view.quarter) - 4)
+    names = {m: f"{pd.Period(m, freq='M'):%b %Y}" for m in view.months}
+    previous_name = "previous quarter" if view.complete else "prev. quarter, same point"
+    rows = []
+    for metric_id in metric_ids:
+        if metric_id not in summary.index:
+            continue
+        spec, row = CATALOG[metric_id], summary.loc[metric_id]
+        out: dict[str, object] = {"stage": STAGE_LABELS[spec.stage], "metric": spec.label}
+        for month in view.months:
+            cell = monthly.loc[(metric_id, month)]
+            shown = bool(cell["reported"])
+            out[names[month]] = (
+                format_value(_value(cell["value"]), spec.unit, currency) if shown else "not yet"
+            )
+        value, previous, last_year = (_value(row[c]) for c in ("value", "previous", "last_year"))
+        out["quarter"] = format_value(value, spec.unit, currency)
+        out["how"] = str(row["aggregation"])
+        out[previous_name] = format_value(previous, spec.unit, currency)
+        out["vs previous"] = format_delta(value, previous, spec.unit, currency) or MISSING
+        out[year_ago] = format_value(last_year, spec.unit, currency)
+        out[f"vs {year_ago}"] = format_delta(value, last_year, spec.unit, currency) or MISSING
+        if not view.complete:
+            out["pacing to"] = format_value(_value(row["pacing"]), spec.unit, currency)
+            out["vs all of prev. quarter"] = (
+                format_delta(_value(row["pacing"]), _value(row["previous_quarter"]), spec.unit, currency)
+                or MISSING
+            )
+        out["warnings"] = int(row["warnings"]) if pd.notna(row["warnings"]) else 0
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def quarter_cards(view: QuarterView, metric_ids: list[str], currency: str = DEFAULT_CURRENCY) -> list[Card]:
+    """A card per metric: the quarter (to date) with its change against the previous quarter at the same point."""
+    summary = view.summary.set_index("metric")
+    cards = []
+    for metric_id in metric_ids:
+        spec, row = CATALOG[metric_id], summary.loc[metric_id]
+        value, previous = _value(row["value"]), _value(row["previous"])
+        delta = format_delta(value, previous, spec.unit, currency)
+        help_text = f"{spec.definition}  \nQuarter {row['aggregation']}"
+        help_text += " so far" if not view.complete else ""
+        help_text += "; change against the previous quarter at the same point."
+        cards.append(
+            Card(
+                id=metric_id,
+                label=spec.label,
+                value=format_value(value, spec.unit, currency),
+                delta=delta,
+                delta_color="off"
+                if delta in (None, NO_CHANGE)
+                else "inverse"
+                if spec.direction == "down"
+                else "normal",
+                help=help_text,
+                available=bool(row["available"]),
+                reason=None if row["available"] else str(row["reason"]),
+            )
+        )
+    return cards
+
+
+def quarter_warnings(view: QuarterView) -> pd.DataFrame:
+    """The early warnings of a quarter view: the metric, the month and why it fired."""
+    frame = view.warnings
+    return pd.DataFrame(
+        {
+            "stage": frame["stage"].map(STAGE_LABELS).fillna(frame["stage"]),
+            "metric": frame["label"],
+            "month": [f"{pd.Period(m, freq='M'):%b %Y}" for m in frame["month"]],
+            "rule": frame["rule"],
+            "why it fired": frame["message"],
+        },
+        columns=list(QUARTER_WARNING_COLUMNS),
+    )

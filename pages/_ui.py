@@ -175,6 +175,11 @@ def pages() -> dict[str, list]:
             st.Page("pages/nurture.py", title="Nurture", icon=":material/forum:"),
             st.Page("pages/convert.py", title="Convert", icon=":material/handshake:"),
             st.Page("pages/expand.py", title="Expand", icon=":material/trending_up:"),
+            st.Page("pages/quarter.py", title="Quarter", icon=":material/date_range:"),
+            # The title slide of presentation mode: reached through its Previous / Next buttons only.
+            st.Page(
+                "pages/title.py", title="Quarterly review", icon=":material/slideshow:", visibility="hidden"
+            ),
         ],
         "Data": [
             st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

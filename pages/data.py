@@ -11,6 +11,7 @@ from lifecycle.display import escape_markdown
 from lifecycle.ingest import Ingested, IngestError
 from lifecycle.mapping import DATE_OPTIONS, ColumnMapping, MappingError
 from lifecycle.schema import TABLES
+from pages import _present as present
 from pages import _ui as ui
 
 UPLOADER = "_uploader_round"
@@ -209,6 +210,12 @@ def file_section(index: int, item: ses.LoadedFile, results: list[Ingested], erro
 ctx = ui.context()
 ws = ui.workspace()
 st.title("Data")
+if present.active():
+    # Nothing to change by accident on a shared screen.
+    st.info(
+        "Presentation mode is on: uploads and mappings are hidden. Turn it off in the sidebar to change the data."
+    )
+    st.stop()
 st.caption(
     f"Showing: {ctx.built.status.source_label()} · {ctx.built.status.range_label()}. "
     "Upload CSV, TSV, Excel or zip exports as your tools export them; each file is recognized, mapped and "

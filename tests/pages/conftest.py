@@ -89,3 +89,18 @@ def card_values(at: AppTest) -> dict[str, str]:
 def plain(markdown: str) -> str:
     """Markdown as a reader sees it: the escapes the app adds around uploaded text removed."""
     return markdown.replace("\\", "")
+
+
+@pytest.fixture(scope="session")
+def small_sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1,000-lead sample company (same exports, a tenth of the rows): for tests that walk many pages."""
+    out = tmp_path_factory.mktemp("small-sample")
+    assert sample.main(["--leads", "1000", "--seed", "3", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def small_app_test(small_sample_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The app on the small sample company, not run yet."""
+    monkeypatch.setenv(SAMPLE_DIR_ENV, str(small_sample_dir))
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT)
