@@ -5,7 +5,9 @@ Salesforce, Marketo, GA4, Google Ads, LinkedIn, Mailchimp, Qualtrics, a budget w
 The company: eight channels of different quality, Welcome + nurture tracks, webinar invitations, a
 re-engagement program for recycled leads, customer onboarding and adoption programs, lead scoring with an
 MQL threshold of 100, annual contracts that renew or churn, upsells, cross-sells and a monthly NPS survey.
-Volumes follow deterministic monthly quotas, so apart from `PLANTED_EFFECTS` the months move smoothly.
+Volumes follow deterministic monthly quotas (past the MQL, quotas on the window's trend), amounts are scaled
+onto trends and delays are spread evenly, so apart from `PLANTED_EFFECTS` the months move smoothly: the
+early-warning rule (SPEC §5) fires exactly where `PLANTED_EFFECTS` lists `warnings`.
 
 The data runs to day 22 of the month after `end_month` (the export day), so `end_month` is the last complete
 month — the app's default month.
@@ -36,7 +38,7 @@ from lifecycle.schema import coerce_frame
 __all__ = ["PLANTED_EFFECTS", "SAMPLE_LEADS", "generate", "main", "write_exports"]
 
 SAMPLE_LEADS = 12_000
-"""Leads in the checked-in `data/sample/` (≈ 330–600 new leads a month, 4.0 MB): `generate()`'s default, so
+"""Leads in the checked-in `data/sample/` (≈ 360–600 new leads a month, 4.5 MB): `generate()`'s default, so
 `generate()` is exactly what `data/sample/` holds."""
 
 PLANTED_EFFECTS: tuple[dict[str, Any], ...] = (
@@ -81,10 +83,16 @@ PLANTED_EFFECTS: tuple[dict[str, Any], ...] = (
         "stage": "expand",
         "months": ("2026-08", "2026-09", "2026-10"),
         "effect": "Churn doubles in the last quarter.",
-        "check": "churned ÷ active at the month's start is ≈ 3.6 % in each of 2026-08..10 vs ≈ 1.9 % on average "
-        "over 2025-08..2026-07; churned_customers doubles with it",
+        "check": "churned ÷ active at the month's start is ≈ 2.7 % in each of 2026-08..10 vs ≈ 1.4 % on average "
+        "over 2025-08..2026-07; churned_customers doubles with it (the lost renewals take ≈ 9 % off bookings "
+        "and ≈ 13 % off the win rate, inside the warning margin)",
         "metrics": ("expand.churn_rate", "expand.churned_customers"),
         "expect": {"ratio_to_prior_12_months": (1.6, 2.4)},
+        # The step fires "worse than the trailing median" while the median still holds pre-step months.
+        "warnings": {
+            "expand.churn_rate": ("2026-08", "2026-09"),
+            "expand.churned_customers": ("2026-08", "2026-09"),
+        },
     },
     {
         "id": "organic_decline",
@@ -92,15 +100,34 @@ PLANTED_EFFECTS: tuple[dict[str, Any], ...] = (
         "channel": "Organic Search",
         "months": ("2026-09", "2026-10"),
         "effect": "Organic search traffic and the leads it brings fall in the last two months — an early warning.",
-        "check": "Organic Search sessions and new leads are ≈ 30 % below trend in 2026-09 and ≈ 58 % below in "
-        "2026-10 (≈ −28 % then −38 % month over month); total sessions and total new leads fall by more than "
-        "5 % in both months, after rising every month before",
+        "check": "Organic Search sessions and new leads are ≈ 38 % below trend in 2026-09 and ≈ 70 % below in "
+        "2026-10 (≈ −36 % then −50 % month over month); total sessions, new leads and MQLs fall by more than "
+        "5 % in both months, after rising every month before (sales keeps accepting its trend of SQLs, so the "
+        "dip stops at the MQLs)",
         "metrics": ("attract.sessions", "capture.new_leads", "nurture.new_leads"),
-        "expect": {"organic_month_over_month": (0.55, 0.8), "total_month_over_month": (0.85, 0.95)},
+        "expect": {"organic_month_over_month": (0.45, 0.7), "total_month_over_month": (0.85, 0.95)},
+        # "Two months running" fires in the second month of the slide, on the volumes and on the costs per unit
+        # of them (spend follows its trend).
+        "warnings": {
+            metric: ("2026-10",)
+            for metric in (
+                "attract.sessions",
+                "attract.visitors",
+                "attract.new_visitors",
+                "attract.cost_per_visit",
+                "capture.new_leads",
+                "capture.cost_per_lead",
+                "nurture.new_leads",
+                "nurture.mqls",
+                "nurture.cost_per_mql",
+            )
+        },
     },
 )
 """Effects planted for users (and tests) to discover; months are for the default `end_month` 2026-10. Apart
-from these, monthly series follow smooth trends (growth ≈ 2.5 % a month, mild summer and December dips)."""
+from these, monthly series follow smooth trends (growth ≈ 2.5 % a month, mild summer and December dips).
+`warnings` lists every (metric, months) where the early-warning rule (SPEC §5 "Trends") fires because of the
+effect; over the months whose look-back lies in the window (2025-02..2026-10) it fires nowhere else."""
 
 
 def generate(
@@ -116,7 +143,14 @@ def generate(
     log = make_emails(people, revenue.customers, cal, rng)
     scores = make_scores(people, log, cal, rng)
 
-    ids = pa.array(100_000 + np.cumsum(rng.integers(1, 4, people.n))).cast(pa.string())
+    # Marketo ids: the leads', then older (smaller) ones for the customers without a lead, who only receive
+    # customer emails — after the leads' when a huge company has too many of them to fit below 100,000.
+    without_lead = int((revenue.customers["lead"].to_numpy() < 0).sum())
+    lead_ids = 100_000 + np.cumsum(rng.integers(1, 4, people.n))
+    step = min(39, 89_990 // max(without_lead, 1))
+    older = np.cumsum(rng.integers(1, max(step, 1) + 1, without_lead))
+    older_ids = 10_000 + older if step >= 1 else lead_ids[-1] + older
+    ids = pa.array(np.concatenate([lead_ids, older_ids])).cast(pa.string())
     kept = people.kept
     customer = revenue.customers["lead"].to_numpy()
     customer_at = np.full(people.n, m.NAT)
@@ -124,7 +158,7 @@ def generate(
     tables = {
         "leads": t.leads_table(people, ids, customer_at, scores.current),
         "lead_stages": t.stages_table(people, ids, customer_at),
-        "email_events": t.events_table(log, ids, kept),
+        "email_events": t.events_table(log, ids, kept, cal.window_start),
         "email_sends": t.newsletters(people, revenue.customers, cal),
         "score_changes": t.scores_table(scores, ids, kept),
         "spend": t.spend_table(people, cal, leads),

@@ -91,7 +91,8 @@ def send(
 
     def draw(kind: str, p: np.ndarray) -> np.ndarray:
         # One stream per outcome, audience and send month: monthly rates stay exact across the many emails.
-        return quota.choose(p, (STREAMS[kind] * 2 + audience) * 10_000 + month)
+        # Recipients in creation order, so the leads of the window (an export's subset) get their share too.
+        return quota.choose(p, (STREAMS[kind] * 2 + audience) * 10_000 + month, lead)
 
     bounced = draw("bounce", p_bounce)
     delivered_at = at + rng.integers(1, 30, n).astype("timedelta64[s]")
@@ -128,7 +129,7 @@ def send(
 def make_emails(leads: Leads, customers: pd.DataFrame, cal: m.Calendar, rng: np.random.Generator) -> EmailLog:
     """Every automated email: Welcome + nurture tracks, webinar invitations, re-engagement, customer programs."""
     log = EmailLog()
-    quota = m.Quota(rng)
+    quota = m.Quota()
     gone = np.full(leads.n, m.NAT)
     # Leads that reopen must still be reachable when they do: they never unsubscribe or bounce.
     reachable = ~np.isnat(leads.reopened)
@@ -160,7 +161,7 @@ def make_emails(leads: Leads, customers: pd.DataFrame, cal: m.Calendar, rng: np.
             gone[idx] = _earliest(gone[idx], left)
             move_on = program.move_on[step] if program.move_on else 1.0
             moves = m.exact_choice(np.full(len(idx), move_on), (cal.month_of(at),), rng)
-            going = np.zeros(leads.n, bool)
+            going = np.zeros(len(members), bool)
             going[idx[moves & np.isnat(left)]] = True
 
     nurtured = leads.program >= 0
@@ -170,18 +171,65 @@ def make_emails(leads: Leads, customers: pd.DataFrame, cal: m.Calendar, rng: np.
     _webinars(log, leads, cal, quota, rng, gone, reachable)
     _reengagement(log, leads, cal, quota, rng, gone)
 
-    lead, start, churned = (customers[c].to_numpy() for c in ("lead", "started_at", "churned_at"))
-    with_lead = lead >= 0
-    anchor = np.full(leads.n, m.NAT)
-    stop = np.full(leads.n, m.NAT)
-    anchor[lead[with_lead]] = start[with_lead] + 10 * m.HOUR
-    stop[lead[with_lead]] = churned[with_lead]
-    gone[:] = m.NAT  # customer programs are a separate subscription
-    reachable[:] = False
-    members = ~np.isnat(anchor)
-    sequence(m.ONBOARDING, members, anchor, stop)
-    sequence(m.ADOPTION, members, anchor, stop)
+    # Customer programs are a separate subscription, for every customer: those without a lead in the simulation
+    # are recipients after the leads (`customer_recipients`).
+    recipient = customer_recipients(customers, leads.n)
+    size = max(leads.n, int(recipient.max(initial=-1)) + 1)
+    anchor = np.full(size, m.NAT)
+    stop = np.full(size, m.NAT)
+    anchor[recipient] = customers["started_at"].to_numpy() + 10 * m.HOUR
+    stop[recipient] = customers["churned_at"].to_numpy()
+    gone = np.full(size, m.NAT)
+    reachable = np.zeros(size, bool)
+    sequence(m.ONBOARDING, ~np.isnat(anchor), anchor, stop)
+    _adoption(log, anchor, stop, cal, quota, rng, gone)
     return log
+
+
+def customer_recipients(customers: pd.DataFrame, n_leads: int) -> np.ndarray:
+    """Each customer's email recipient: its lead, else an index after the `n_leads` leads (in customer order)."""
+    lead = customers["lead"].to_numpy()
+    return np.where(lead >= 0, lead, n_leads + np.cumsum(lead < 0) - 1)
+
+
+def _adoption(
+    log: EmailLog,
+    anchor: np.ndarray,
+    stop: np.ndarray,
+    cal: m.Calendar,
+    quota: m.Quota,
+    rng: np.random.Generator,
+    gone: np.ndarray,
+) -> None:
+    """The monthly Product Adoption email (first Wednesday) to every customer past onboarding, in the window."""
+    for month in range(cal.window, cal.n):
+        first = cal.starts[month].astype("datetime64[D]")
+        wednesday = first + np.timedelta64((2 - (first.astype(int) + 3) % 7) % 7, "D")
+        at = wednesday.astype("datetime64[s]") + 14 * m.HOUR
+        if at >= cal.end:
+            continue
+        idx = np.flatnonzero(
+            (anchor <= at - m.ADOPTION_AFTER_DAYS * m.DAY) & _before(np.full(len(anchor), at), stop)
+        )
+        idx = idx[_before(np.full(len(idx), at), gone[idx])]
+        label = str(cal.starts[month].astype("datetime64[M]"))
+        code = log.email(f"{m.ADOPTION} {label}", m.ADOPTION, None, "customer")
+        stamp = np.full(len(idx), at) + rng.integers(0, 900, len(idx)).astype("timedelta64[s]")
+        _, _, left = send(
+            log,
+            cal,
+            quota,
+            rng,
+            idx,
+            stamp,
+            code,
+            np.full(len(idx), m.ADOPTION_OPEN),
+            m.ADOPTION_CLICK,
+            np.full(len(idx), m.BOUNCE_LATER),
+            np.full(len(idx), m.UNSUBSCRIBE / 2),
+            score=False,
+        )
+        gone[idx] = _earliest(gone[idx], left)
 
 
 def _webinars(

@@ -2,7 +2,9 @@
 opportunities — as numpy arrays (times are datetime64[s], NaT when a stage was not reached by the export day).
 
 Outcomes are decided with exact quotas per month of the event (`exact_choice` keyed on the month the stage
-would be entered), so monthly stage counts follow the lead volume smoothly.
+would be entered), so monthly stage counts follow the lead volume smoothly; SQL acceptance, recycling and
+reopening follow the window's trend of their counts (`trend_choice`), so those smaller monthly numbers do not
+wobble with the ones upstream.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lifecycle import sample_model as m
+from lifecycle import sample_trends as tr
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -108,7 +111,7 @@ def make_leads(n_leads: int, cal: m.Calendar, rng: np.random.Generator) -> Leads
     n_channels = len(m.CHANNELS)
     cells = np.repeat(np.arange(quotas.size), quotas.ravel())
     month, channel = cells // n_channels, cells % n_channels
-    created = cal.activity_times(month, m.stratified_uniform(cells, rng))
+    created = cal.activity_times(month, m.stratified_uniform(cells, rng), quotas.sum(axis=1))
     order = np.argsort(created, kind="stable")
     created, month, channel, cells = created[order], month[order], channel[order], cells[order]
     n = len(created)
@@ -180,7 +183,10 @@ def _progress(leads: Leads, cal: m.Calendar, rng: np.random.Generator) -> None:
     delay = m.quantile_draw(m.lattice_uniform(mql_month, leads.mql[is_mql], rng), m.SQL_DELAY)
     candidate = leads.mql[is_mql] + m.days(delay)
     p_sql = np.array([c.sql for c in spec])[channel[is_mql]]
-    accepted = m.exact_choice(p_sql, (cal.month_of(candidate), mql_month, channel[is_mql]), rng)
+    # Sales accepts its monthly number of SQLs (the trend of what it is offered), so a dip in MQLs does not
+    # ripple on through SQLs, deals and customers.
+    order = np.lexsort((rng.random(len(is_mql)), channel[is_mql], mql_month)).argsort()
+    accepted = tr.trend_choice(p_sql, cal.month_of(candidate), cal, order)
     leads.sql[is_mql] = _reached(candidate, accepted, cal)
 
     rejected = is_mql[~accepted]
@@ -189,7 +195,9 @@ def _progress(leads: Leads, cal: m.Calendar, rng: np.random.Generator) -> None:
             m.lattice_uniform(cal.month_of(leads.mql[rejected]), leads.mql[rejected], rng), m.RECYCLE_DELAY
         )
     )
-    sent_back = m.exact_choice(np.full(len(rejected), m.RECYCLE_RATE), (cal.month_of(candidate),), rng)
+    sent_back = tr.trend_choice(
+        np.full(len(rejected), m.RECYCLE_RATE), cal.month_of(candidate), cal, rng.permutation(len(rejected))
+    )
     leads.recycled[rejected] = _reached(candidate, sent_back, cal)
 
     recycled = np.flatnonzero(~np.isnat(leads.recycled))
@@ -199,7 +207,9 @@ def _progress(leads: Leads, cal: m.Calendar, rng: np.random.Generator) -> None:
     )
     opened_after = m.quantile_draw(rng.random(len(recycled)), m.OPEN_DELAY_HOURS) / 24
     candidate = reengagement_send(leads.recycled[recycled], step) + m.days(opened_after)
-    reopened = m.exact_choice(np.full(len(recycled), m.REOPEN_RATE), (cal.month_of(candidate),), rng)
+    reopened = tr.trend_choice(
+        np.full(len(recycled), m.REOPEN_RATE), cal.month_of(candidate), cal, rng.permutation(len(recycled))
+    )
     leads.reopened[recycled] = _reached(candidate, reopened, cal)
     leads.reopen_step[recycled] = np.where(np.isnat(leads.reopened[recycled]), -1, step)
 

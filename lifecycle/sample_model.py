@@ -1,8 +1,9 @@
 """The sample company's parameters (channels, programs, scoring rules, delays) and low-variance sampling helpers.
 
 Everything the generator (`lifecycle.sample`) draws is shaped here. The helpers keep month-to-month noise
-small on purpose: quotas are exact per group (stratified uniforms, systematic sampling), so the only visible
-movements in monthly metrics are the trends and the effects planted in `lifecycle.sample.PLANTED_EFFECTS`.
+small on purpose: quotas are exact per group (stratified uniforms, systematic sampling), and with the trend
+quotas of `lifecycle.sample_trends` the only visible movements in monthly metrics are the trends and the
+effects planted in `lifecycle.sample.PLANTED_EFFECTS`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Channel:
 # fmt: off
 _CHANNEL_TABLE = (
     # name            share  mql   sql   win   cost/lead category     leads/visit nurtured
-    ("Organic Search", 0.300, 0.30, 0.55, 0.27,  55, "labor",      0.012, 0.85),
+    ("Organic Search", 0.300, 0.30, 0.55, 0.27,  55, "labor",      0.020, 0.85),
     ("Paid Search",    0.150, 0.28, 0.55, 0.25, 140, "media",      0.025, 0.85),
     ("Paid Social",    0.200, 0.07, 0.40, 0.18,  38, "media",      0.015, 0.90),  # planted: cheap, low quality
     ("Email",          0.055, 0.22, 0.50, 0.25,  60, "technology", 0.040, 0.90),
@@ -121,12 +122,20 @@ MONTHLY_GROWTH = 1.025
 RATE_DRIFT = 0.003
 """Relative monthly improvement of conversion rates (visit → lead, email opens): trends point the good way."""
 
-ORGANIC_DECLINE = {-1: 0.7, 0: 0.42, 1: 0.4}
+ORGANIC_DECLINE = {-1: 0.62, 0: 0.3, 1: 0.3}
 """Planted: organic search lead volume (and its sessions) relative to trend, by month offset from `end_month`
 (0 = end_month, 1 = the partial month after it)."""
-CHURN_BASE, CHURN_UPTICK_MONTHS, CHURN_UPTICK = 0.02, 3, 2.0
-"""Monthly churn of active customers; planted: ×2 in the last `CHURN_UPTICK_MONTHS` complete months."""
-UPSELL_RATE, CROSS_SELL_RATE, EXPANSION_WIN = 0.05, 0.02, 0.6
+CHURN_BASE, CHURN_TREND, CHURN_UPTICK_MONTHS, CHURN_UPTICK = 0.015, 0.004, 3, 2.0
+"""Monthly churn of active customers (improving by `CHURN_TREND` of itself a month, before the window too);
+planted: ×2 in the last `CHURN_UPTICK_MONTHS` complete months."""
+CARD_CHURN = 2.5
+"""How many times as readily a card-plan customer churns as a contract customer at an anniversary."""
+LEGACY_MONTHS, LEGACY_GROWTH, SELF_SERVE = 72, 1.004, 0.25
+"""Customers from before the simulation: six years of starts that grew slowly (0.4 % a month) up to the
+window's first new customers, so the installed base (≈ 470 active at the window's start) dwarfs a month's
+new customers as in a company that has sold for years; plus, in every month, `SELF_SERVE` as many again on
+card plans, which have no deals."""
+UPSELL_RATE, CROSS_SELL_RATE, EXPANSION_WIN = 0.03, 0.012, 0.6
 NPS_RESPONSE_RATE = 0.1
 NPS_MIX = np.array([0.18, 0.32, 0.50])
 """Detractor / passive / promoter shares; promoters gain and detractors lose 0.2 pp a month."""
@@ -164,15 +173,15 @@ ENTERPRISE = Program(
 )
 REENGAGE = Program("Re-engagement", "prospect", (7, 21, 42), (0.3, 0.3, 0.3), (0.2, 0.2, 0.2))
 ONBOARDING = Program(
-    "Customer Onboarding", "customer", (1, 7, 14, 30), (0.62, 0.55, 0.5, 0.48), (0.3, 0.25, 0.22, 0.2)
+    "Customer Onboarding", "customer", (1, 7, 14, 30), (0.56, 0.52, 0.5, 0.48), (0.19, 0.2, 0.2, 0.21)
 )
-ADOPTION = Program(
-    "Product Adoption", "customer", tuple(45.0 + 30 * k for k in range(24)), (0.42,) * 24, (0.16,) * 24
-)
+ADOPTION, ADOPTION_AFTER_DAYS, ADOPTION_OPEN, ADOPTION_CLICK = "Product Adoption", 45, 0.48, 0.21
+"""The monthly Product Adoption email goes to every active customer past its first 45 days. Customer emails
+click about equally well (≈ 10 % of delivered), so customer CTR does not drift with the onboarding share."""
 WEBINAR = "Webinar Invitations"
 WEBINAR_AGES = (60, 240)
 """Prospects receive the monthly webinar invitation between these ages (days) if not MQL yet."""
-WEBINAR_OPEN, WEBINAR_CLICK, WEBINAR_ATTEND = 0.28, 0.22, 0.55
+WEBINAR_OPEN, WEBINAR_CLICK, WEBINAR_ATTEND = 0.31, 0.2, 0.55
 NURTURE_PROGRAMS = (SOLUTION, ENTERPRISE)
 """leads.program: Enterprise-segment leads get the Enterprise track, the others the Solution track."""
 BOUNCE_FIRST, BOUNCE_LATER, UNSUBSCRIBE = 0.025, 0.006, 0.004
@@ -199,11 +208,20 @@ PAGE_VISITS, CONTENT_DOWNLOADS, PRICING_VISITS = 2.0, 0.9, 0.35
 DECAY_AFTER_DAYS, MAX_DECAYS = 30, 6
 
 # Delay distributions as quantile tables (probability → days), interpolated linearly.
-MQL_DELAY = ((0, 0.1, 0.25, 0.5, 0.75, 0.9, 1), (0.01, 0.2, 2, 8, 21, 40, 90))
-SQL_DELAY = ((0, 0.5, 0.9, 1), (0.05, 3, 10, 21))
-RECYCLE_DELAY = ((0, 0.5, 1), (2, 7, 30))
-OPPORTUNITY_DELAY = ((0, 0.5, 0.9, 1), (1, 5, 15, 30))
-CLOSE_DELAY = ((0, 0.1, 0.5, 0.9, 1), (7, 14, 38, 85, 150))
+MQL_DELAY = ((0, 0.1, 0.25, 0.5, 0.75, 0.9, 1), (0.01, 0.2, 1.5, 5, 12, 20, 35))
+SQL_DELAY = ((0, 0.5, 0.9, 1), (0.05, 2, 7, 14))
+RECYCLE_DELAY = ((0, 0.5, 1), (1, 4, 10))
+OPPORTUNITY_DELAY = ((0, 0.5, 0.9, 1), (1, 3, 9, 18))
+CLOSE_DELAY = ((0, 0.1, 0.5, 0.9, 1), (7, 12, 24, 45, 70))
+"""Deal created → closed for outbound deals (no lead)."""
+LEAD_TO_CLOSE = ((0, 0.1, 0.85, 1), (18, 30, 30, 45))
+"""Lead created → deal closed for deals from leads: most close when the 30-day trial the lead started ends, a
+few earlier, some later (and none sooner than `MIN_SALES_CYCLE` days after the deal opened). The path fits in
+about two months, so a lead export starting in month M already holds nearly all leads behind the customers
+of M + 2 and the median days to customer is the trial's length from the start."""
+MIN_SALES_CYCLE = 3
+LOST_DELAY = ((0, 0.5, 0.9, 1), (7, 30, 60, 90))
+"""Deal created → closed for lost new deals."""
 EXPANSION_CLOSE_DELAY = ((0, 0.5, 1), (10, 30, 75))
 OPEN_DELAY_HOURS = ((0, 0.1, 0.5, 0.9, 1), (0.02, 0.1, 2, 30, 72))
 ARR_SPREAD = ((0, 0.1, 0.5, 0.9, 1), (0.55, 0.7, 1.0, 1.45, 1.9))
@@ -263,16 +281,35 @@ class Calendar:
         months = self.starts[:-1].astype("datetime64[M]")
         return spans / ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(float)
 
-    def activity_times(self, month: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Times inside each lead's month at quantile `u` of the office-hours activity profile."""
+    def activity_times(
+        self, month: np.ndarray, u: np.ndarray, volume: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Times inside each lead's month at quantile `u` of the office-hours activity profile; with `volume`
+        (events per simulated month) tilted so the daily rate runs on across month ends instead of jumping
+        (a month's quota spread over 28 days is denser than over 31: what follows with a delay would wobble)."""
         hours = np.arange(self.starts[0], self.end, HOUR)
         weekday = (hours.astype("datetime64[D]").astype(int) + 3) % 7
         hour = (hours - hours.astype("datetime64[D]")).astype(int) // 3600
-        cum = np.concatenate([[0.0], np.cumsum(WEEKDAY_WEIGHTS[weekday] * HOUR_WEIGHTS[hour])])
+        weight = WEEKDAY_WEIGHTS[weekday] * HOUR_WEIGHTS[hour]
+        if volume is not None:
+            weight = weight * self._tilt(hours, np.asarray(volume, float))
+        cum = np.concatenate([[0.0], np.cumsum(weight)])
         bounds = np.searchsorted(hours, self.starts)
         lo, hi = cum[bounds[month]], cum[bounds[month + 1]]
         seconds = np.interp(lo + u * (hi - lo), cum, np.arange(len(cum)) * 3600.0)
         return self.starts[0] + np.minimum(seconds, (len(cum) - 1) * 3600.0 - 1).astype("timedelta64[s]")
+
+    def _tilt(self, hours: np.ndarray, volume: np.ndarray) -> np.ndarray:
+        """Per hour, a quadratic in the month's elapsed share with mean 1 that starts and ends at the average of
+        the month's daily rate and its neighbour's (relative to its own)."""
+        spans = np.diff(self.starts).astype("timedelta64[s]").astype(float)
+        rate = np.maximum(volume, 1e-9) / spans
+        before, after = np.r_[rate[0], rate[:-1]], np.r_[rate[1:], rate[-1]]
+        a, b = (before + rate) / (2 * rate), (after + rate) / (2 * rate)
+        c = 6 * (1 - (a + b) / 2)
+        month = np.searchsorted(self.starts, hours, side="right") - 1
+        t = (hours - self.starts[month]).astype(float) / spans[month]
+        return np.maximum(a[month] + (b - a)[month] * t + c[month] * t * (1 - t), 0.05)
 
 
 # ---------------------------------------------------------------------------------------------- sampling
@@ -335,24 +372,24 @@ def exact_choice(p: np.ndarray, keys: tuple[np.ndarray, ...], rng: np.random.Gen
 
 class Quota:
     """Systematic sampling whose position carries over between calls per stream (e.g. event × month): outcomes
-    drawn step by step (one call per email) still total within one of the expected count per stream."""
+    drawn step by step (one call per email) still total their expected count per stream, rounded."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
+    def __init__(self) -> None:
         self.position: dict[int, float] = {}
 
-    def choose(self, p: np.ndarray, stream: np.ndarray) -> np.ndarray:
-        """Bernoulli outcomes with probabilities `p`, systematic within each integer `stream`."""
+    def choose(self, p: np.ndarray, stream: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """Bernoulli outcomes with probabilities `p`, systematic within each integer `stream` in the order of
+        `rank` (e.g. recipients by creation time: every run of them gets within one of its expected count)."""
         n = len(p)
         if n == 0:
             return np.zeros(0, bool)
-        # One float key (stream + a random fraction) sorts by stream with random order inside, in one pass.
-        order = np.argsort(stream + self.rng.random(n))
+        order = np.lexsort((rank, stream))
         ordered, streams = np.clip(p[order], 0.0, 1.0), stream[order]
         starts = np.flatnonzero(np.r_[True, streams[1:] != streams[:-1]])
         sizes = np.diff(np.r_[starts, n])
         keys = streams[starts].tolist()
-        base = np.array([self.position.setdefault(k, float(self.rng.random())) for k in keys])
+        # Streams start half way into a step: a stream's total is its expected count rounded.
+        base = np.array([self.position.setdefault(k, 0.5) for k in keys])
         total = np.cumsum(ordered)
         within = total - np.repeat((total - ordered)[starts], sizes)
         cum = np.repeat(base, sizes) + within

@@ -113,10 +113,12 @@ def stages_table(people: Leads, ids: pa.Array, customer_at: np.ndarray) -> pd.Da
     )
 
 
-def events_table(log: EmailLog, ids: pa.Array, kept: np.ndarray) -> pd.DataFrame:
-    """Email events of the window's leads, in time order like an activity log."""
+def events_table(log: EmailLog, ids: pa.Array, kept: np.ndarray, since: np.datetime64) -> pd.DataFrame:
+    """Email events in time order like an activity log: the window's leads' and, from the window's start, every
+    customer's (customers who came before the window's leads are recipients the lead export does not hold)."""
     lead, event, at, email = log.arrays()
-    keep = kept[lead]
+    customer = np.asarray(log.audiences, dtype=object)[email] == "customer"
+    keep = np.where(customer, at >= since, np.append(kept, np.zeros(len(ids) - len(kept), bool))[lead])
     lead, event, at, email = lead[keep], event[keep], at[keep], email[keep]
     order = np.lexsort((event, lead, at))
     lead, event, at, email = lead[order], event[order], at[order], email[order]

@@ -129,7 +129,16 @@ def test_running_score_first_reaches_100_exactly_at_each_mql_and_ends_at_the_cur
 def test_deals_customers_emails_and_nps_point_at_records_that_exist(sample):
     leads, deals, customers = sample["leads"], sample["deals"], sample["customers"]
     assert deals["lead_id"].dropna().isin(leads["lead_id"]).all()
-    assert sample["email_events"]["recipient"].isin(leads["lead_id"]).all()
+    events = sample["email_events"]
+    prospect = events["audience"] == "prospect"
+    assert events.loc[prospect, "recipient"].isin(leads["lead_id"]).all()
+    # Customer emails go to every customer; those of a lead in the export only once it is a customer.
+    to_customers = events[~prospect].merge(
+        leads[["lead_id", "customer_at"]], left_on="recipient", right_on="lead_id"
+    )
+    assert (to_customers["customer_at"] <= to_customers["at"]).all()
+    active = customers["churned_at"].isna() | (customers["churned_at"] >= "2024-11-01")
+    assert 0 < events.loc[~prospect, "recipient"].nunique() <= active.sum()
     assert sample["nps"]["customer_id"].dropna().isin(customers["customer_id"]).all()
     churned = customers["churned_at"].notna()
     assert (customers.loc[churned, "churned_at"] > customers.loc[churned, "started_at"]).all()
@@ -194,6 +203,24 @@ def test_solution_nurture_step_3_is_where_leads_stall(sample):
         assert value.drop("3").min() >= expect[f"other_{measure}_min"], measure
 
 
+def test_customers_churn_steadily_before_the_window_too(sample):
+    customers = sample["customers"]
+    churned = _monthly(
+        pd.Series(1, index=customers.index), customers["churned_at"].dropna(), "2022-11", "2024-10"
+    )
+    active = pd.Series(
+        {
+            month: (
+                (customers["started_at"] < month.start_time) & ~(customers["churned_at"] < month.start_time)
+            ).sum()
+            for month in churned.index
+        }
+    )
+    rate = churned / active
+    assert rate.between(0.012, 0.02).all(), rate
+    assert churned.diff().abs().max() <= 1
+
+
 def test_churn_rate_doubles_in_the_last_quarter(sample):
     customers = sample["customers"]
     rates = {}
@@ -239,9 +266,12 @@ def test_other_monthly_series_move_smoothly(sample):
     )
     assert (mqls / mqls.shift(1)).dropna().min() > 0.94
     prospect = events[events["audience"] == "prospect"].drop_duplicates(["recipient", "email", "event"])
-    sent_month = prospect["at"].dt.to_period("M")
-    delivered = prospect[prospect["event"] == "delivered"].groupby(sent_month).size()
-    opened = prospect[prospect["event"] == "open"].groupby(sent_month).size()
+    # Opens count toward the month of the send (SPEC §5), not the month they happened.
+    sends = prospect[prospect["event"] == "sent"].set_index(["recipient", "email"])["at"].dt.to_period("M")
+    sent_month = sends.reindex(pd.MultiIndex.from_frame(prospect[["recipient", "email"]])).to_numpy()
+    prospect = prospect.assign(sent_month=sent_month)
+    delivered = prospect[prospect["event"] == "delivered"].groupby("sent_month").size()
+    opened = prospect[prospect["event"] == "open"].groupby("sent_month").size()
     open_rate = (opened / delivered)["2025-01":"2026-10"]
     assert (open_rate / open_rate.shift(1)).dropna().between(0.97, 1.03).all()
 
