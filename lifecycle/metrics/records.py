@@ -151,14 +151,21 @@ def _leads_from_stages(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _link_customers(customers: pd.DataFrame, leads: pd.DataFrame) -> pd.Series:
-    """lead_id of each customer: same id, else same e-mail, else first-created lead of the same account."""
+    """lead_id of each customer: same id, else same e-mail, else first-created lead of the same account. An
+    e-mail or account match is only the customer's lead when that lead existed by the customer's start: a
+    contact created after the account became a customer did not bring it in."""
     cid = customers["customer_id"].astype("str")
     lead_index = pd.Index(leads["lead_id"])
     linked = cid.where(lead_index.get_indexer(cid) >= 0)
+    created_by_lead = pd.Series(leads["created_at"].to_numpy(), index=lead_index)
+    started = customers["started_at"].astype(DATETIME) if "started_at" in customers.columns else None
     for col in ("email", "account"):
         if col in customers.columns and leads[col].notna().any():
             first = _first_lead_per_key(join_key(leads[col]), leads["created_at"], leads["lead_id"])
             found = lookup(join_key(customers[col]), first.index, first.to_numpy())
+            if started is not None:
+                lead_created = lookup(found, created_by_lead.index, created_by_lead.to_numpy())
+                found = found.where(~(pd.to_datetime(lead_created) > started.to_numpy()))
             linked = linked.fillna(found)
     return linked.astype("str")
 

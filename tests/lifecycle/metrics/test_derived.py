@@ -123,6 +123,23 @@ def test_customers_link_to_leads_by_id_then_email_then_account():
     }  # fmt: skip
 
 
+def test_a_contact_created_after_its_account_became_a_customer_is_not_that_customers_lead():
+    leads = table(
+        "leads",
+        lead_id=["early", "late"],
+        created_at=["2024-01-01", "2024-06-01"],
+        account=["Beta", "Acme"],
+    )
+    customers = table(
+        "customers", customer_id=["c-beta", "c-acme"], started_at=["2024-02-01", "2024-03-01"], account=["Beta", "Acme"]
+    )
+    facts = build_facts({"leads": leads, "customers": customers})
+    linked = by_id(facts.customers, "lead_id", "customer_id")
+    # Beta's lead existed a month before Beta became a customer; Acme's contact arrived three months after.
+    assert linked["c-beta"] == "early" and pd.isna(linked["c-acme"])
+    assert pd.isna(by_id(facts.leads, "customer_at")["late"])
+
+
 def test_derived_customers_are_one_per_account_from_the_earliest_new_win():
     deals = table(
         "deals",
