@@ -15,7 +15,6 @@ import csv
 import datetime as dt
 import gzip
 import io
-import os
 import re
 import zipfile
 import zlib

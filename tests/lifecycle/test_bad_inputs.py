@@ -63,7 +63,7 @@ def test_header_only_loads_zero_rows():
 
 
 def test_truncated_utf8_last_line_is_rejected_and_the_rest_loads():
-    data = HEADER + ROWS + "D3,2024-01-08,,closedwon,Caf".encode() + "é".encode()[:1]
+    data = HEADER + ROWS + b"D3,2024-01-08,,closedwon,Caf" + "é".encode()[:1]
     (got,) = ingest(data, "deals.csv")
     accounted([got])
     assert set(got.frame["deal_id"]) >= {"D1", "D2"}

@@ -94,7 +94,7 @@ def test_dates_outside_plausible_years_are_bad():
         (("$1,234.56", "$99"), (1234.56, 99.0)),
         (("€ 1.234,56", "3,10"), (1234.56, 3.10)),  # German locale: '.' thousands, ',' decimals
         (("1 234,5", "12,25"), (1234.5, 12.25)),  # French locale: space thousands
-        ("1\u00a0234,5 €|7,5 €".split("|"), (1234.5, 7.5)),  # NBSP thousands
+        (["1\xa0234,5 €", "7,5 €"], (1234.5, 7.5)),  # NBSP thousands
         (("1,234,567.5", "0.25"), (1234567.5, 0.25)),
         (("1.234.567", "2"), (1234567.0, 2.0)),  # several dots can only be thousands
         (("(100.00)", "-5"), (-100.0, -5.0)),  # accounting negative
