@@ -149,6 +149,23 @@ def profile_request(ctx: Context) -> Callable[[dict], dict | None]:
     return to_request
 
 
+def trend_pair(ctx: Context, left_metric: tuple[str, str], right_metric: tuple[str, str]) -> None:
+    """Two trend charts side by side: each (metric id, widget key)."""
+    left, right = st.columns(2)
+    with left:
+        trend_chart(ctx, *left_metric)
+    with right:
+        trend_chart(ctx, *right_metric)
+
+
+def program_window(key: str) -> int:
+    """The months picker of a program table: recipients who first got the step in the last 1, 3 or 12 months."""
+    chosen = st.segmented_control(
+        "Recipients who first got the step in", list(WINDOWS), default=3, format_func=WINDOWS.get, key=key
+    )
+    return chosen or 3
+
+
 def programs(ctx: Context, audience: str, months: int, key: str) -> None:
     """Per automated program and step: reach, engagement, moving on, MQLs; stalling steps flagged."""
     result = memo(

@@ -19,11 +19,9 @@ if ui.no_data(ctx):
 sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
 
 st.subheader("Trends")
-left, right = st.columns(2)
-with left:
-    sections.trend_chart(ctx, "attract.sessions", "attract-sessions-trend")
-with right:
-    sections.trend_chart(ctx, "attract.cost_per_visit", "attract-cpv-trend")
+sections.trend_pair(
+    ctx, ("attract.sessions", "attract-sessions-trend"), ("attract.cost_per_visit", "attract-cpv-trend")
+)
 
 st.subheader("By channel")
 sections.by_channel(ctx, BY_CHANNEL, "attract.sessions", STAGE)

@@ -24,11 +24,9 @@ if ui.no_data(ctx):
 sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
 
 st.subheader("Trends")
-left, right = st.columns(2)
-with left:
-    sections.trend_chart(ctx, "capture.new_leads", "capture-leads-trend")
-with right:
-    sections.trend_chart(ctx, "capture.cost_per_lead", "capture-cpl-trend")
+sections.trend_pair(
+    ctx, ("capture.new_leads", "capture-leads-trend"), ("capture.cost_per_lead", "capture-cpl-trend")
+)
 sections.trend_chart(ctx, "capture.visit_to_lead_rate", "capture-v2l-trend")
 
 st.subheader("By channel")

@@ -22,16 +22,7 @@ if ui.no_data(ctx):
 sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
 
 st.subheader("Customer campaigns")
-window = (
-    st.segmented_control(
-        "Recipients who first got the step in",
-        list(ui.WINDOWS),
-        default=3,
-        format_func=ui.WINDOWS.get,
-        key="expand-prog-window",
-    )
-    or 3
-)
+window = sections.program_window("expand-prog-window")
 sections.programs(ctx, "customer", window, "expand-programs")
 
 st.subheader("Churn and active customers")

@@ -49,16 +49,7 @@ else:
         ))  # fmt: skip
 
 st.subheader("Automated programs")
-window = (
-    st.segmented_control(
-        "Recipients who first got the step in",
-        list(ui.WINDOWS),
-        default=3,
-        format_func=ui.WINDOWS.get,
-        key="nurture-prog-window",
-    )
-    or 3
-)
+window = sections.program_window("nurture-prog-window")
 sections.programs(ctx, "prospect", window, "nurture-programs")
 
 st.subheader("What moves leads to MQL")
