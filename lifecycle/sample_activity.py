@@ -203,9 +203,7 @@ def _adoption(
 ) -> None:
     """The monthly Product Adoption email (first Wednesday) to every customer past onboarding, in the window."""
     for month in range(cal.window, cal.n):
-        first = cal.starts[month].astype("datetime64[D]")
-        wednesday = first + np.timedelta64((2 - (first.astype(int) + 3) % 7) % 7, "D")
-        at = wednesday.astype("datetime64[s]") + 14 * m.HOUR
+        at = m.send_time(cal.starts[month], day=2, nth=1, hour=14)  # first Wednesday, 14:00
         if at >= cal.end:
             continue
         idx = np.flatnonzero(
@@ -244,10 +242,7 @@ def _webinars(
     """Monthly webinar invitations to prospects aged 60–240 days that are not MQLs; clickers may attend."""
     young, old = m.WEBINAR_AGES
     for month in range(cal.n):
-        first = cal.starts[month].astype("datetime64[D]")
-        weekday = (first.astype(int) + 3) % 7
-        tuesday = first + np.timedelta64((1 - weekday) % 7 + 7, "D")
-        at = tuesday.astype("datetime64[s]") + 15 * m.HOUR
+        at = m.send_time(cal.starts[month], day=1, nth=2, hour=15)  # second Tuesday, 15:00
         if at >= cal.end:
             continue
         lo, hi = np.searchsorted(leads.created, [at - old * m.DAY, at - young * m.DAY])

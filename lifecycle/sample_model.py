@@ -14,6 +14,18 @@ import numpy as np
 
 DAY = np.timedelta64(86_400, "s")
 HOUR = np.timedelta64(3_600, "s")
+
+
+def weekday(times: np.ndarray) -> np.ndarray:
+    """Day of the week of datetime64 values, Monday = 0 (1970-01-01 was a Thursday)."""
+    return (times.astype("datetime64[D]").astype(int) + 3) % 7
+
+
+def send_time(month_start: np.datetime64, day: int, nth: int, hour: int) -> np.datetime64:
+    """The `nth` weekday `day` (Monday = 0) of the month starting at `month_start`, at `hour` o'clock."""
+    first = month_start.astype("datetime64[D]")
+    date = first + np.timedelta64((day - int(weekday(first))) % 7 + 7 * (nth - 1), "D")
+    return date.astype("datetime64[s]") + hour * HOUR
 NAT = np.datetime64("NaT", "s")
 
 BURN_IN_MONTHS = 6
@@ -288,9 +300,8 @@ class Calendar:
         (events per simulated month) tilted so the daily rate runs on across month ends instead of jumping
         (a month's quota spread over 28 days is denser than over 31: what follows with a delay would wobble)."""
         hours = np.arange(self.starts[0], self.end, HOUR)
-        weekday = (hours.astype("datetime64[D]").astype(int) + 3) % 7
         hour = (hours - hours.astype("datetime64[D]")).astype(int) // 3600
-        weight = WEEKDAY_WEIGHTS[weekday] * HOUR_WEIGHTS[hour]
+        weight = WEEKDAY_WEIGHTS[weekday(hours)] * HOUR_WEIGHTS[hour]
         if volume is not None:
             weight = weight * self._tilt(hours, np.asarray(volume, float))
         cum = np.concatenate([[0.0], np.cumsum(weight)])

@@ -192,7 +192,7 @@ def _daily(cal: m.Calendar, monthly: np.ndarray, unit: float) -> tuple[np.ndarra
     `unit` with cumulative rounding (each month's days sum to within one unit of its total)."""
     days = np.arange(cal.window_start, cal.end, m.DAY)
     month = cal.month_of(days)
-    weight = m.WEEKDAY_WEIGHTS[(days.astype("datetime64[D]").astype(int) + 3) % 7]
+    weight = m.WEEKDAY_WEIGHTS[m.weekday(days)]
     per_month = np.bincount(month, weights=weight, minlength=cal.n)
     expected = monthly[month] * weight / per_month[month] / unit
     amounts = np.diff(np.r_[0, np.round(np.cumsum(expected))]) * unit
@@ -282,9 +282,7 @@ def newsletters(people: Leads, customers: pd.DataFrame, cal: m.Calendar) -> pd.D
     rows = []
     start, churned = customers["started_at"].to_numpy(), customers["churned_at"].to_numpy()
     for month in range(cal.window, cal.n):
-        first = cal.starts[month].astype("datetime64[D]")
-        thursday = first + np.timedelta64((3 - (first.astype(int) + 3) % 7) % 7, "D")
-        at = thursday.astype("datetime64[s]") + 10 * m.HOUR
+        at = m.send_time(cal.starts[month], day=3, nth=1, hour=10)  # first Thursday, 10:00
         if at >= cal.end:
             continue
         label = pd.Timestamp(at).strftime("%B %Y")
