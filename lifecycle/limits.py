@@ -16,7 +16,6 @@ class Limit:
     env: str
     default: int
     unit: str
-    description: str
 
     def value(self) -> int:
         """The limit in force: the environment variable if set to a number, else the default."""
@@ -37,13 +36,11 @@ class Limit:
         return f"set {self.env}{scale} to change the limit"
 
 
-MAX_DECOMPRESSED = Limit(
-    "decompressed size", "LIFECYCLE_MAX_DECOMPRESSED_MB", 4 * 1024**3, "bytes",
-    "what one .zip/.gz upload may expand to (guards against zip bombs)",
-)
-MAX_ROWS = Limit("rows", "LIFECYCLE_MAX_ROWS", 50_000_000, "rows", "data rows in one file or sheet")
-MAX_COLUMNS = Limit("columns", "LIFECYCLE_MAX_COLUMNS", 20_000, "columns", "columns in one file or sheet")
-MAX_ARCHIVE_MEMBERS = Limit(
-    "archive members", "LIFECYCLE_MAX_ARCHIVE_MEMBERS", 1000, "files", "files inside one .zip upload"
-)
-ALL_LIMITS = (MAX_DECOMPRESSED, MAX_ROWS, MAX_COLUMNS, MAX_ARCHIVE_MEMBERS)
+MAX_DECOMPRESSED = Limit("decompressed size", "LIFECYCLE_MAX_DECOMPRESSED_MB", 4 * 1024**3, "bytes")
+"""What one .zip/.gz upload may expand to (guards against zip bombs)."""
+MAX_ROWS = Limit("rows", "LIFECYCLE_MAX_ROWS", 50_000_000, "rows")
+"""Data rows in one file or sheet."""
+MAX_COLUMNS = Limit("columns", "LIFECYCLE_MAX_COLUMNS", 20_000, "columns")
+"""Columns in one file or sheet."""
+MAX_ARCHIVE_MEMBERS = Limit("archive members", "LIFECYCLE_MAX_ARCHIVE_MEMBERS", 1000, "files")
+"""Files inside one .zip upload."""

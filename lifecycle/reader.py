@@ -33,18 +33,6 @@ from lifecycle.synonyms import normalize_header
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
-def decompressed_limit() -> int:
-    """The decompressed-size limit in bytes (lifecycle.limits.MAX_DECOMPRESSED)."""
-    return limits.MAX_DECOMPRESSED.value()
-
-
-def _limit_text(limit: int) -> str:
-    return limits.MAX_DECOMPRESSED.text(limit)
-
-
-_LIMIT_HINT = limits.MAX_DECOMPRESSED.hint()
-"""Refuse archives that expand past this many bytes (zip bombs); change with `read_raw(..., limit=)`."""
-
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 60
 _CONTROL_BYTES = [b for b in range(32) if b not in (9, 10, 13)]
@@ -96,7 +84,7 @@ class RawTable:
 
 def read_raw(data: bytes, name: str, *, limit: int | None = None) -> list[RawTable]:
     """All tables in one uploaded file (several for a zip or a multi-sheet workbook)."""
-    limit = decompressed_limit() if limit is None else limit
+    limit = limits.MAX_DECOMPRESSED.value() if limit is None else limit
     lower = name.lower()
     if lower.endswith(".zip") or data[:4] == b"PK\x03\x04" and not lower.endswith(EXCEL_SUFFIXES):
         return _read_zip(data, name, limit)
@@ -116,8 +104,8 @@ def _gunzip(data: bytes, name: str, limit: int) -> bytes:
                 out.write(chunk)
                 if out.tell() > limit:
                     raise ReadError(
-                        f"{name}: decompresses to more than {_limit_text(limit)} — refused as a possible zip "
-                        f"bomb ({_LIMIT_HINT})"
+                        f"{name}: decompresses to more than {limits.MAX_DECOMPRESSED.text(limit)} — refused as a possible zip "
+                        f"bomb ({limits.MAX_DECOMPRESSED.hint()})"
                     )
     except (OSError, EOFError, zlib.error) as exc:
         raise ReadError(f"{name}: not a valid gzip file ({exc})") from exc
@@ -138,8 +126,8 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
         )
     if sum(m.file_size for m in members) > limit:
         raise ReadError(
-            f"{name}: the archive expands to {_limit_text(sum(m.file_size for m in members))}, over the "
-            f"{_limit_text(limit)} limit — refused as a possible zip bomb ({_LIMIT_HINT})"
+            f"{name}: the archive expands to {limits.MAX_DECOMPRESSED.text(sum(m.file_size for m in members))}, over the "
+            f"{limits.MAX_DECOMPRESSED.text(limit)} limit — refused as a possible zip bomb ({limits.MAX_DECOMPRESSED.hint()})"
         )
     tables: list[RawTable] = []
     for member in members:
@@ -153,7 +141,7 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
             raise ReadError(f"{member_name}: cannot be unpacked ({exc})") from exc
         if len(content) > limit:
-            raise ReadError(f"{member_name}: expands past the {_limit_text(limit)} limit — refused ({_LIMIT_HINT})")
+            raise ReadError(f"{member_name}: expands past the {limits.MAX_DECOMPRESSED.text(limit)} limit — refused ({limits.MAX_DECOMPRESSED.hint()})")
         tables.extend(read_raw(content, member_name, limit=limit))
     if not tables:
         raise ReadError(f"{name}: the archive holds no .csv, .tsv, .txt or Excel file")

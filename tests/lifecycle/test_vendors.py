@@ -29,15 +29,6 @@ def ingest(name: str) -> Ingested:
     return results[0]
 
 
-def known_bug(name: str) -> list[pytest.MarkDecorator]:
-    reason = EXPECTED[name].get("known_bug")
-    return [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-
-
-def files_with_bugs_marked() -> list:
-    return [pytest.param(name, marks=known_bug(name), id=name) for name in EXPECTED]
-
-
 def test_every_corpus_file_has_an_expectation_and_every_expectation_a_file() -> None:
     on_disk = {p.name for p in VENDORS.iterdir() if p.suffix in (".csv", ".xlsx", ".tsv", ".txt")}
     assert on_disk == set(EXPECTED)
@@ -78,7 +69,7 @@ def test_file_is_read_with_its_encoding_delimiter_and_skipped_lines(name: str) -
     )
 
 
-@pytest.mark.parametrize("name", files_with_bugs_marked())
+@pytest.mark.parametrize("name", list(EXPECTED))
 def test_every_row_is_loaded_or_rejected_with_a_reason(name: str) -> None:
     want = EXPECTED[name]
     report = ingest(name).report
@@ -91,7 +82,7 @@ def test_every_row_is_loaded_or_rejected_with_a_reason(name: str) -> None:
     assert report.rejected == want["rejected"]
 
 
-@pytest.mark.parametrize("name", files_with_bugs_marked())
+@pytest.mark.parametrize("name", list(EXPECTED))
 def test_parsed_values_match_the_export(name: str) -> None:
     frame = ingest(name).frame
     for row, column, value in EXPECTED[name]["values"]:
