@@ -91,7 +91,11 @@ def read_raw(data: bytes, name: str, *, limit: int | None = None) -> list[RawTab
     if lower.endswith(".gz") or data[:2] == b"\x1f\x8b":
         inner = name[:-3] if lower.endswith(".gz") else name
         return read_raw(_gunzip(data, name, limit), inner, limit=limit)
-    if lower.endswith(EXCEL_SUFFIXES) or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+    if (
+        lower.endswith(EXCEL_SUFFIXES)
+        or data[:4] == b"PK\x03\x04"
+        or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    ):
         return _read_excel(data, name)
     return [_read_text(data, name)]
 
@@ -141,7 +145,9 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
             raise ReadError(f"{member_name}: cannot be unpacked ({exc})") from exc
         if len(content) > limit:
-            raise ReadError(f"{member_name}: expands past the {limits.MAX_DECOMPRESSED.text(limit)} limit — refused ({limits.MAX_DECOMPRESSED.hint()})")
+            raise ReadError(
+                f"{member_name}: expands past the {limits.MAX_DECOMPRESSED.text(limit)} limit — refused ({limits.MAX_DECOMPRESSED.hint()})"
+            )
         tables.extend(read_raw(content, member_name, limit=limit))
     if not tables:
         raise ReadError(f"{name}: the archive holds no .csv, .tsv, .txt or Excel file")
@@ -202,8 +208,21 @@ def _decode_utf8(data: bytes, label: str) -> tuple[str, str]:
 
 
 _TRUSTED_GUESSES = frozenset(
-    {"cp1251", "koi8_r", "shift_jis", "cp932", "euc_jp", "gb2312", "gbk", "gb18030", "big5", "euc_kr", "cp949",
-     "utf_8", "ascii"}
+    {
+        "cp1251",
+        "koi8_r",
+        "shift_jis",
+        "cp932",
+        "euc_jp",
+        "gb2312",
+        "gbk",
+        "gb18030",
+        "big5",
+        "euc_kr",
+        "cp949",
+        "utf_8",
+        "ascii",
+    }
 )
 _UTF8_MULTI = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
@@ -410,7 +429,8 @@ def _read_text(data: bytes, name: str) -> RawTable:
         extra = extra.mask(extra == "").astype("str")
         frame = pd.concat([frame, extra], ignore_index=True)
         rows_no = pd.concat(
-            [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")], ignore_index=True
+            [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")],
+            ignore_index=True,
         )
 
     raw = RawTable(
@@ -431,7 +451,7 @@ def _read_text(data: bytes, name: str) -> RawTable:
         raw.warnings.append(f"{n_header} header rows (survey export) collapsed into one")
     footer_block = _footer_block(bad_rows, delimiter, int(rows_no.max()) if len(rows_no) else 0)
     for bad in bad_rows:
-        footer = _FOOTER.match(bad.text.strip().strip('"')) or not bad.text.strip(",;\t| \"")
+        footer = _FOOTER.match(bad.text.strip().strip('"')) or not bad.text.strip(',;\t| "')
         if footer or id(bad) in footer_block:
             raw.skipped.append(bad.text)
         else:
@@ -474,7 +494,9 @@ def _check_length(raw: RawTable) -> None:
         )
 
 
-def _recover_swallowed_lines(bad_rows: list[BadRow], delimiter: str, width: int) -> list[tuple[int, list[str]]]:
+def _recover_swallowed_lines(
+    bad_rows: list[BadRow], delimiter: str, width: int
+) -> list[tuple[int, list[str]]]:
     """An unbalanced quote makes the parser read the following lines as one long bad row. Split such a
     row back into its lines: lines that parse on their own to the header's width are recovered (returned
     as (line number, cells)); the others stay bad rows, each with its own line number."""
@@ -492,8 +514,13 @@ def _recover_swallowed_lines(bad_rows: list[BadRow], delimiter: str, width: int)
                 recovered.append((number, [c.strip() for c in cells]))
             elif line.strip():
                 bad_rows.append(
-                    BadRow(number, line, f"row has {len(cells)} field(s) where the header has {width}"
-                           if line.count('"') % 2 == 0 else "unbalanced quote: the row could not be split into fields")
+                    BadRow(
+                        number,
+                        line,
+                        f"row has {len(cells)} field(s) where the header has {width}"
+                        if line.count('"') % 2 == 0
+                        else "unbalanced quote: the row could not be split into fields",
+                    )
                 )
     return recovered
 
@@ -696,8 +723,15 @@ def _table_from_rows(rows: list[list[str]], name: str, sheet: str) -> RawTable:
     body = rows[start + n_header :]
     positions = [f"c{i}" for i in range(len(headers))]
     width = len(headers)
-    body = [(r + [""] * width)[:width] if len(r) <= width or not any(x.strip() for x in r[width:]) else r for r in body]
-    bad = [BadRow(start + n_header + 1 + i, "\t".join(r), f"row has {len(r)} cells where the header has {width}") for i, r in enumerate(body) if len(r) != width]
+    body = [
+        (r + [""] * width)[:width] if len(r) <= width or not any(x.strip() for x in r[width:]) else r
+        for r in body
+    ]
+    bad = [
+        BadRow(start + n_header + 1 + i, "\t".join(r), f"row has {len(r)} cells where the header has {width}")
+        for i, r in enumerate(body)
+        if len(r) != width
+    ]
     good_idx = [i for i, r in enumerate(body) if len(r) == width]
     frame = pd.DataFrame([body[i] for i in good_idx], columns=positions, dtype="str")
     if frame.empty:
