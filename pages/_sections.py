@@ -20,15 +20,29 @@ from pages._ui import (
     Context,
     cards,
     chart,
+    context,
     memo,
     metric_request,
+    no_data,
     notes,
     series,
     shared,
+    stage_header,
     table,
     unavailable,
     unit_columns,
 )
+
+
+def stage_page(stage: str) -> Context:
+    """The top of a stage page: header, a stop when there is no data, and the stage's metric cards grouped
+    into activity and outcome; returns the page's context."""
+    ctx = context()
+    stage_header(stage, ctx)
+    if no_data(ctx):
+        st.stop()
+    activity_outcome(ctx, [m.id for m in lm.stage_metrics(stage)])
+    return ctx
 
 
 def trend_chart(ctx: Context, metric_id: str, key: str, length: int = TREND_MONTHS) -> None:

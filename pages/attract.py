@@ -6,17 +6,11 @@ import streamlit as st
 
 from lifecycle import metrics as lm
 from pages import _sections as sections
-from pages import _ui as ui
 
 STAGE = "attract"
 BY_CHANNEL = ["attract.sessions", "attract.visitors", "attract.new_visitors", "attract.cost_per_visit"]
 
-ctx = ui.context()
-ui.stage_header(STAGE, ctx)
-if ui.no_data(ctx):
-    st.stop()
-
-sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
+ctx = sections.stage_page(STAGE)
 
 st.subheader("Trends")
 sections.trend_pair(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lifecycle import metrics as lm
 from pages import _sections as sections
-from pages import _ui as ui
 
 STAGE = "capture"
 BY_CHANNEL = [
@@ -16,12 +14,7 @@ BY_CHANNEL = [
     "capture.cost_per_lead",
 ]
 
-ctx = ui.context()
-ui.stage_header(STAGE, ctx)
-if ui.no_data(ctx):
-    st.stop()
-
-sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
+ctx = sections.stage_page(STAGE)
 
 st.subheader("Trends")
 sections.trend_pair(

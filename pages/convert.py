@@ -16,12 +16,7 @@ MODES = {"cohort": "Cohort", "period": "Period"}
 MODE_HELP = "Cohort: the leads created in the month and the stages they reached to date. Period: the leads that entered each stage in the month."
 BREAKDOWNS = {"none": "No breakdown", "channel": "By channel", "segment": "By segment"}
 
-ctx = ui.context()
-ui.stage_header(STAGE, ctx)
-if ui.no_data(ctx):
-    st.stop()
-
-sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
+ctx = sections.stage_page(STAGE)
 
 st.subheader("Funnel")
 mode_col, by_col = st.columns(2)

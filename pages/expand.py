@@ -14,12 +14,7 @@ from pages import _ui as ui
 STAGE = "expand"
 UPSELL_BAND = (0.10, 0.30)
 
-ctx = ui.context()
-ui.stage_header(STAGE, ctx)
-if ui.no_data(ctx):
-    st.stop()
-
-sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
+ctx = sections.stage_page(STAGE)
 
 st.subheader("Customer campaigns")
 window = sections.program_window("expand-prog-window")

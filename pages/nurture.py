@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lifecycle import metrics as lm
 from lifecycle import session as ses
 from lifecycle.display import escape_markdown
 from lifecycle.figures import figure_score_profile
@@ -16,12 +15,7 @@ from pages import _ui as ui
 
 STAGE = "nurture"
 
-ctx = ui.context()
-ui.stage_header(STAGE, ctx)
-if ui.no_data(ctx):
-    st.stop()
-
-sections.activity_outcome(ctx, [m.id for m in lm.stage_metrics(STAGE)])
+ctx = sections.stage_page(STAGE)
 
 st.subheader("Lead quality: score profile of new leads")
 profile = ui.memo(
