@@ -1,9 +1,10 @@
 """What the app computes for each thing a user does, as the benchmark times it.
 
 Each interaction is a function of the opened workspace and a call number: call 0 is the cold call (made right
-after the workspace was opened), calls 1… are warm ones on the same facts. Switches move to a month or channel
-not computed before on those facts, so a warm switch is what a user sees when changing the picker, not a
-repeat of the previous view.
+after the workspace was opened), calls 1… are warm ones on the same facts. Warm calls of the month-dependent
+views (switches, overview, trends) move to a month or channel not shown before on those facts, so a warm figure
+is what a user waits for after changing the picker, not a repeat of a view the app has already computed (the
+engine remembers metric values per month, so a repeat would cost next to nothing).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from lifecycle import metrics as lm
 from lifecycle.display import metric_card
 from lifecycle.metrics.funnels import funnel
 from lifecycle.metrics.profiles import cohort_score_profile
+from lifecycle.metrics.store import open_facts
 from lifecycle.metrics.trends import metric_trend, warnings_for_month
 from lifecycle.session import comparison_month, trailing_months
 from lifecycle.views import pacing_table
-from lifecycle.workspace import load_tables
 
 SPARK_MONTHS = 12  # pages/_ui.py: the overview cards' sparklines
 TREND_MONTHS = 24  # pages/_ui.py: trend charts; SPEC: score profile over 24 cohorts
@@ -39,9 +40,8 @@ class Opened:
     """Channels, biggest first (by leads), so the first switches are the most expensive ones."""
 
 
-def open_workspace(tables: dict[str, pd.DataFrame], month: str | None = None) -> Opened:
-    """Facts, months, default month and channels: what the app derives once per workspace."""
-    facts = lm.build_facts(tables)
+def open_facts_of(facts: lm.Facts, month: str | None = None) -> Opened:
+    """Months, default month and channels of opened facts: what the app derives once per workspace."""
     months = lm.months_in_data(facts)
     chosen = month or lm.default_month(facts)
     if chosen is None:
@@ -54,8 +54,9 @@ def open_workspace(tables: dict[str, pd.DataFrame], month: str | None = None) ->
 
 
 def load_workspace(folder: str | os.PathLike[str], month: str | None = None) -> Opened:
-    """Read the workspace's Parquet tables and open them."""
-    return open_workspace(load_tables(folder), month)
+    """Open a workspace folder as the app does (`--data DIR`): its saved facts (derived and saved first when
+    missing or older than its tables), months and channels."""
+    return open_facts_of(open_facts(folder), month)
 
 
 def overview_data(o: Opened, month: str, channel: str | None = None) -> dict[str, Any]:
@@ -89,8 +90,8 @@ def _channel(o: Opened, call: int) -> str | None:
     return o.channels[call % len(o.channels)] if o.channels else None
 
 
-def _trends(o: Opened) -> dict[str, pd.DataFrame]:
-    months = trailing_months(o.months, o.month, TREND_MONTHS)
+def _trends(o: Opened, month: str) -> dict[str, pd.DataFrame]:
+    months = trailing_months(o.months, month, TREND_MONTHS)
     return {metric_id: metric_trend(o.facts, metric_id, months) for metric_id in lm.CATALOG}
 
 
@@ -103,10 +104,12 @@ INTERACTIONS: dict[str, Interaction] = {
     "month_switch": lambda o, call: lm.compute_all(o.facts, _earlier_month(o, call)),
     # the channel picker moves to a channel not shown yet: every metric of the month for it
     "channel_switch": lambda o, call: lm.compute_all(o.facts, o.month, _channel(o, call)),
-    "overview": lambda o, call: overview_data(o, o.month),
+    # the overview page, then again after the month picker moved to a month not shown yet
+    "overview": lambda o, call: overview_data(o, _earlier_month(o, call) if call else o.month),
     "cohort_funnel": lambda o, call: funnel(o.facts, o.month, mode="cohort"),
     "score_profile_24": lambda o, call: cohort_score_profile(o.facts, o.month, cohorts=TREND_MONTHS),
-    # every catalog metric as a trend table (value, MoM, YoY, QTD, warnings) over 24 months
-    "trends_24": lambda o, call: _trends(o),
+    # every catalog metric as a trend table (value, MoM, YoY, QTD, warnings) over the 24 months up to the
+    # month, then again after the month picker moved to a month not shown yet
+    "trends_24": lambda o, call: _trends(o, _earlier_month(o, call) if call else o.month),
 }
 """Interactions timed on opened facts; `load_workspace` (reading the Parquet and opening) is timed apart."""

@@ -42,9 +42,11 @@ import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet  # noqa: E402, F401  (imported before timing: load_workspace must not pay the import)
 
 from benchmarks import reference_sql  # noqa: E402
-from benchmarks.interactions import INTERACTIONS, Opened, load_workspace, open_workspace  # noqa: E402
+from benchmarks.interactions import INTERACTIONS, Opened, load_workspace  # noqa: E402
 from benchmarks.samples import CACHE, sample_csvs  # noqa: E402
 from lifecycle.ingest import ingest_files  # noqa: E402
+from lifecycle.metrics import build_facts  # noqa: E402
+from lifecycle.metrics.store import save_facts  # noqa: E402
 from lifecycle.workspace import load_tables  # noqa: E402
 
 WARM_TARGET_S, COLD_TARGET_S = 0.2, 1.0
@@ -88,34 +90,31 @@ def raw_parse(paths: list[str | Path], repeat: int = 3) -> dict[str, Any]:
 
 def measure_interactions(
     folder: Path, month: str | None, repeat: int
-) -> tuple[dict[str, float], list[float], dict[str, Any], Opened]:
-    """Cold and warm seconds of every interaction (median of `repeat` warm calls); the opening times of the
-    cold calls; the month's metric values (for the DuckDB comparison); and the last opened workspace."""
+) -> tuple[dict[str, float], dict[str, Any], Opened]:
+    """Cold and warm seconds of every interaction (median of `repeat` warm calls) on a workspace whose facts
+    are saved; the month's metric values (for the DuckDB comparison); and the last opened workspace."""
     times: dict[str, float] = {}
     cold, opened = timed(lambda: load_workspace(folder, month))
     month = opened.month
     del opened  # one workspace in memory at a time, as in the app
     warm = [timed(lambda: load_workspace(folder, month))[0] for _ in range(repeat)]
     times.update(load_workspace_cold=cold, load_workspace_warm=median(warm))
-    builds: list[float] = []
     values: dict[str, Any] = {}
     for name, interaction in INTERACTIONS.items():
         opened = None
-        tables = load_tables(folder)  # fresh tables: nothing a previous interaction touched is reused
         gc.collect()
         start = time.perf_counter()
-        opened = open_workspace(tables, month)
-        built = time.perf_counter()
+        opened = load_workspace(
+            folder, month
+        )  # freshly read: nothing a previous interaction touched is reused
         first = interaction(opened, 0)
         end = time.perf_counter()
-        del tables
-        builds.append(built - start)
         if name == "all_metrics":
             values = {metric_id: result.value for metric_id, result in first.items()}
         del first
         warm = [timed(lambda c=call, f=interaction, o=opened: f(o, c))[0] for call in range(1, repeat + 1)]
         times.update({f"{name}_cold": end - start, f"{name}_warm": median(warm)})
-    return {k: round(v, 4) for k, v in times.items()}, builds, values, opened
+    return {k: round(v, 4) for k, v in times.items()}, values, opened
 
 
 def hotspots(fn: Callable[[], Any]) -> dict[str, list[list[Any]]]:
@@ -140,7 +139,6 @@ def profile_misses(
     """Profiles of the figures that missed their targets (cold interactions profile opening + the call)."""
     out: dict[str, dict[str, list[list[Any]]]] = {}
     names = {m.split()[0] for m in missed}
-    tables = None
     for name in sorted(names):
         base = name.removeprefix("interactions.").rsplit("_", 1)[0]
         if name == "ingest_ratio":
@@ -151,12 +149,13 @@ def profile_misses(
         elif name.endswith("_warm") and base in INTERACTIONS:
             out[name] = hotspots(lambda base=base: INTERACTIONS[base](opened, 99))
         elif name.endswith("_cold") and base in INTERACTIONS:
-            tables = tables or load_tables(workspace)
             out[name] = hotspots(
-                lambda base=base: INTERACTIONS[base](open_workspace(tables, opened.month), 0)  # noqa: B023
+                lambda base=base: INTERACTIONS[base](load_workspace(workspace, opened.month), 0)  # noqa: B023
             )
+        elif name == "build_facts_s":
+            out[name] = hotspots(lambda: build_facts(load_tables(workspace)))
         elif name.startswith("ratio_vs_duckdb"):
-            target = "all_metrics" if name == "ratio_vs_duckdb" else "month_switch"
+            target = "month_switch" if name == "ratio_vs_duckdb" else "all_metrics"
             out[name] = hotspots(lambda target=target: INTERACTIONS[target](opened, 99))
     return out
 
@@ -209,8 +208,11 @@ def _measure(
         subprocess.run(command, cwd=ROOT, check=True)
         ingest_s, loaded, rejected, errors = None, {}, None, []
     phases["ingest"] = peak_rss_mb()
+    # Derive the facts once and save them in the workspace, as `python -m lifecycle ingest` does.
+    build_s, _ = timed(lambda: save_facts(workspace, build_facts(load_tables(workspace))))
+    phases["build_facts"] = peak_rss_mb()
 
-    interactions, builds, values, opened = measure_interactions(workspace, args.month, args.repeat)
+    interactions, values, opened = measure_interactions(workspace, args.month, args.repeat)
     phases["interactions"] = peak_rss_mb()
 
     files = reference_sql.parquet_files(workspace)
@@ -238,12 +240,14 @@ def _measure(
         "ingest_rows_loaded": loaded,
         "ingest_rows_rejected": rejected,
         "ingest_errors": errors,
-        "build_facts_s": round(median(builds), 4),
+        "build_facts_s": round(build_s, 4),
         "interactions": interactions,
         "duckdb_s": round(duck_s, 4),
         "duckdb_cold_s": round(duck_cold, 4),
-        "ratio_vs_duckdb": round(interactions["all_metrics_warm"] / duck_s, 2),
-        "ratio_vs_duckdb_month_switch": round(interactions["month_switch_warm"] / duck_s, 2),
+        # A switch computes a month not shown before; all metrics again (another stage page of the same month)
+        # is answered from the results the engine keeps.
+        "ratio_vs_duckdb": round(interactions["month_switch_warm"] / duck_s, 3),
+        "ratio_vs_duckdb_all_metrics": round(interactions["all_metrics_warm"] / duck_s, 4),
         "duckdb_agreement": reference_sql.agreement(values, reference),
         "peak_rss_mb": phases["interactions"],
         "peak_rss_mb_by_phase": phases,
@@ -307,7 +311,7 @@ def targets_missed(out: dict[str, Any]) -> list[str]:
         limit = WARM_TARGET_S if name.endswith("_warm") else COLD_TARGET_S
         if seconds > limit:
             missed.append(f"interactions.{name} {seconds:.3f} s > {limit} s")
-    for key, limit in (("ratio_vs_duckdb", DUCKDB_TARGET), ("ratio_vs_duckdb_month_switch", DUCKDB_TARGET),
+    for key, limit in (("ratio_vs_duckdb", DUCKDB_TARGET), ("ratio_vs_duckdb_all_metrics", DUCKDB_TARGET),
                        ("ingest_ratio", INGEST_TARGET), ("peak_rss_mb", RSS_TARGET_MB)):  # fmt: skip
         if out[key] is not None and out[key] > limit:
             missed.append(f"{key} {out[key]} > {limit}")
@@ -336,7 +340,7 @@ def text_report(out: dict[str, Any]) -> str:
         lines.append(
             f"{key:<36}{_cell(value, 12, 3)}{_cell(tenth.get(key), 12, 3)}{_cell(grown.get(key), 9, 2)}"
         )
-    for key in ("ingest_ratio", "ratio_vs_duckdb", "ratio_vs_duckdb_month_switch"):
+    for key in ("ingest_ratio", "ratio_vs_duckdb", "ratio_vs_duckdb_all_metrics"):
         lines.append(f"{key:<36}{_cell(out[key], 12, 2)}")
     agreement = out["duckdb_agreement"]
     lines.append(f"DuckDB reference agrees on {agreement['agree']}/{agreement['compared']} metrics"

@@ -67,6 +67,10 @@ def run_ingest(args: argparse.Namespace) -> int:
         return 2
     results, errors = ingest_files(args.files, args.out, table=args.table, mapping=mapping)
     out = Path(args.out)
+    if results:  # derive the facts once now, so the app (--data) and the other commands open the folder fast
+        from lifecycle.metrics.store import open_facts
+
+        open_facts(out)
     for item in results:
         if len(item.rejected_rows):
             sheet = f"-{item.report.sheet}" if item.report.sheet else ""
@@ -86,11 +90,10 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_metrics(args: argparse.Namespace) -> int:
     from lifecycle.metrics import metrics_payload
-    from lifecycle.workspace import load_tables
+    from lifecycle.metrics.store import open_facts
 
     try:
-        tables = load_tables(args.data)
-        payload = metrics_payload(tables, month=args.month, channel=args.channel)
+        payload = metrics_payload(open_facts(args.data), month=args.month, channel=args.channel)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -107,17 +110,16 @@ def run_metrics(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from lifecycle.metrics import build_facts
+    from lifecycle.metrics.store import open_facts
     from lifecycle.quarter import format_quarter
     from lifecycle.report import build_report_html, build_report_xlsx
-    from lifecycle.workspace import load_tables
+    from lifecycle.workspace import table_files
 
     try:
         quarter = format_quarter(args.quarter)
-        tables = load_tables(args.data)
-        if not tables:
+        if Path(args.data).is_dir() and not table_files(args.data):
             raise ValueError(f"workspace {args.data!r} holds no tables: ingest exports first")
-        facts = build_facts(tables)
+        facts = open_facts(args.data)
         page = build_report_html(facts, quarter, args.channel)
         workbook = build_report_xlsx(facts, quarter, args.channel) if args.xlsx else None
     except (ValueError, FileNotFoundError) as exc:

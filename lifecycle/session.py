@@ -7,21 +7,28 @@ comparison) from / to the URL query parameters so a link reproduces a view.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from lifecycle.ingest import Ingested, combine_tables, read_export
 from lifecycle.mapping import ColumnMapping
 from lifecycle.schema import TABLES
+from lifecycle.workspace import read_manifest, table_files
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 SAMPLE_DIR_ENV = "LIFECYCLE_SAMPLE_DIR"
+DATA_DIR_ENV = "LIFECYCLE_DATA"
+"""A workspace folder (written by `python -m lifecycle ingest`) the app opens instead of the sample company;
+also `streamlit run app.py -- --data DIR`."""
 """Environment variable pointing the app at another sample folder (tests use a small one)."""
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".zip", ".gz")
 
@@ -78,20 +85,26 @@ def loaded_file(name: str, data: bytes, table: str | None = None, mapping: dict 
 
 @dataclass(frozen=True)
 class Workspace:
-    """The files one user works on: the sample company (`source="sample"`) or their own uploads."""
+    """The files one user works on: the sample company (`source="sample"`), their own uploads, or a workspace
+    folder the app was started on (`source="folder"`, `folder` set: tables already ingested, no files)."""
 
     source: str = "sample"
     files: tuple[LoadedFile, ...] = ()
+    folder: str | None = None
 
     @property
     def key(self) -> str:
-        """Fingerprint of the workspace content (source, files, mappings), for caching derived results."""
-        return hashlib.sha256("|".join([self.source, *(f.key for f in self.files)]).encode()).hexdigest()
+        """Fingerprint of the workspace content (source, files, mappings; a folder's table files), for caching
+        derived results."""
+        parts = [self.source, *(f.key for f in self.files)]
+        if self.folder is not None:
+            parts += [self.folder, json.dumps(read_manifest(self.folder).get("tables", {}), sort_keys=True)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def with_file(self, item: LoadedFile) -> Workspace:
         """The workspace with `item` added (a file with the same name and content is replaced); the first
         upload replaces the sample company rather than mixing with it."""
-        files = () if self.source == "sample" else self.files
+        files = self.files if self.source == "uploads" else ()
         kept = tuple(f for f in files if not (f.name == item.name and f.digest == item.digest))
         return Workspace("uploads", (*kept, item))
 
@@ -109,6 +122,30 @@ class Workspace:
 def sample_dir() -> Path:
     """The folder of the sample company's exports (data/sample/, or $LIFECYCLE_SAMPLE_DIR)."""
     return Path(os.environ.get(SAMPLE_DIR_ENV) or SAMPLE_DIR)
+
+
+def data_dir(argv: list[str] | None = None) -> Path | None:
+    """The workspace folder the app was started on: `--data DIR` after `streamlit run app.py --`, else
+    $LIFECYCLE_DATA, else None (the sample company)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data")
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    chosen = known.data or os.environ.get(DATA_DIR_ENV)
+    return Path(chosen) if chosen else None
+
+
+def default_workspace() -> Workspace:
+    """What a new session starts on: the workspace folder given at start-up, else the sample company."""
+    folder = data_dir()
+    return Workspace("folder", (), str(folder)) if folder is not None else sample_workspace()
+
+
+def folder_status(folder: str | os.PathLike[str], months: list[str]) -> DataStatus:
+    """Rows per table of a workspace folder (from the Parquet footers: no table is read) and its months."""
+    rows = {name: pq.ParquetFile(path).metadata.num_rows for name, path in table_files(folder).items()}
+    first = pd.Timestamp(months[0]) if months else None
+    last = pd.Timestamp(months[-1]) if months else None
+    return DataStatus("folder", 0, rows, first, last, Path(folder).name)
 
 
 def sample_workspace(folder: Path | None = None) -> Workspace:
@@ -144,15 +181,19 @@ class DataStatus:
     rows: dict[str, int]
     first: pd.Timestamp | None
     last: pd.Timestamp | None
+    folder: str | None = None
+    """The workspace folder's name (source "folder")."""
 
     @property
     def empty(self) -> bool:
         return not self.rows
 
     def source_label(self) -> str:
-        """'Sample company' or 'Your uploads (3 files)'."""
+        """'Sample company', 'Workspace acme' or 'Your uploads (3 files)'."""
         if self.source == "sample":
             return "Sample company"
+        if self.source == "folder":
+            return f"Workspace {self.folder}"
         if not self.files:
             return "Empty workspace"
         return f"Your uploads ({self.files} file{'s' if self.files != 1 else ''})"

@@ -23,6 +23,7 @@ from lifecycle.ingest import Ingested, IngestError
 from lifecycle.mapping import MappingError
 from lifecycle.metrics.funnels import Funnel
 from lifecycle.metrics.funnels import funnel as build_funnel
+from lifecycle.metrics.store import open_facts
 
 WORKSPACE = "workspace"
 
@@ -84,7 +85,7 @@ class Built:
 def workspace() -> ses.Workspace:
     """This session's workspace (the sample company until the user uploads or resets)."""
     if WORKSPACE not in st.session_state:
-        st.session_state[WORKSPACE] = ses.sample_workspace()
+        st.session_state[WORKSPACE] = ses.default_workspace()
     return st.session_state[WORKSPACE]
 
 
@@ -98,6 +99,10 @@ def built() -> Built:
     ws = workspace()
     current = st.session_state.get(BUILT)
     if current is not None and current.key == ws.key:
+        return current
+    if ws.folder is not None:
+        current = _built_from_folder(ws)
+        st.session_state[BUILT] = current
         return current
     results: list[list[Ingested]] = []
     errors: dict[int, str] = {}
@@ -125,6 +130,20 @@ def built() -> Built:
     )
     st.session_state[BUILT] = current
     return current
+
+
+def _built_from_folder(ws: ses.Workspace) -> Built:
+    """A workspace folder opened from its saved facts (no table is read when they are current)."""
+    errors: dict[int, str] = {}
+    try:
+        with st.spinner("Opening the workspace…"):
+            facts = open_facts(ws.folder)
+    except (OSError, ValueError) as exc:  # a missing folder, unreadable Parquet
+        errors[0] = f"the workspace folder {ws.folder} could not be opened: {exc}"
+        facts = lm.build_facts({})
+    months = lm.months_in_data(facts)
+    status = ses.folder_status(ws.folder, months) if not errors else ses.data_status({}, "folder", 0)
+    return Built(ws.key, ws, [], errors, {}, facts, months, lm.default_month(facts), lm.channels(facts), status)
 
 
 @dataclass

@@ -53,10 +53,13 @@ def read_uploads(files: list) -> None:
 
 
 def workspace_buttons(ws: ses.Workspace) -> None:
-    """Reset to the sample company, or start from nothing."""
+    """Reset to the starting data (the workspace folder given at start-up, else the sample company), or start
+    from nothing."""
     row = st.container(horizontal=True)
-    if row.button("Reset to the sample data", icon=":material/restart_alt:", disabled=ws.source == "sample"):
-        ui.set_workspace(ses.sample_workspace())
+    start = ses.default_workspace()
+    label = "Reset to the workspace folder" if start.folder is not None else "Reset to the sample data"
+    if row.button(label, icon=":material/restart_alt:", disabled=ws.key == start.key):
+        ui.set_workspace(start)
         st.session_state[UPLOAD_ERRORS] = []
         st.rerun()
     if row.button(
@@ -238,7 +241,14 @@ for name, message in st.session_state.get(UPLOAD_ERRORS, []):
     st.error(f"Not loaded — {escape_markdown(text)}", icon=":material/error:")
 
 built = ctx.built
-if not ws.files:
+if ws.folder is not None:
+    for message in built.errors.values():
+        st.error(escape_markdown(message), icon=":material/error:")
+    st.info(
+        f"Showing the workspace folder {escape_markdown(ws.folder)} (tables ingested with `python -m lifecycle "
+        "ingest`). Uploading exports above replaces it for this session; the reset button comes back to it."
+    )
+elif not ws.files:
     st.info("No files loaded. Upload exports above, or reset to the sample data.")
 else:
     st.subheader("Files")

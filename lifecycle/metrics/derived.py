@@ -31,6 +31,7 @@ from lifecycle.metrics.emails import (
     join_recipients,
     send_months,
 )
+from lifecycle.metrics.months import INDEX_KEY, month_mask, register
 from lifecycle.metrics.records import (
     STAGE_DATE_COLUMNS,
     clean_channel,
@@ -191,6 +192,8 @@ class Facts:
     """
 
     tables: Mapping[str, pd.DataFrame]
+    """The loaded canonical tables' layout (no rows): which tables and columns were loaded. The facts hold
+    everything the metrics read, so the tables themselves can be let go once the facts are built."""
     leads: pd.DataFrame | None
     deals: pd.DataFrame | None
     customers: pd.DataFrame | None
@@ -216,10 +219,6 @@ class Facts:
         """Whether the loaded ``table`` has ``column`` (False when the table is absent)."""
         return column in self.info["columns"].get(table, ())
 
-    def table(self, name: str) -> pd.DataFrame | None:
-        """The canonical input table (None when absent)."""
-        return self.tables.get(name)
-
     def score_at(
         self, when: pd.Timestamp | pd.Series, lead_ids: pd.Index | pd.Series | None = None
     ) -> pd.Series:
@@ -227,6 +226,15 @@ class Facts:
         if lead_ids is None and self.leads is not None and not isinstance(when, pd.Series):
             lead_ids = self.leads["lead_id"]
         return score_at(self.scores, when, lead_ids)
+
+    def month_mask(self, values: np.ndarray, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        """Boolean mask of the datetime ``values`` in [start, end) (NaT never is); a calendar month of one of
+        these facts' date columns reads that column's month index (built on first use, see ``months``)."""
+        if INDEX_KEY not in self.cache:
+            frames = [self.leads, self.deals, self.customers, self.sends, self.email_summary, self.spend,
+                      self.traffic, self.nps, self.scores.changes if self.scores is not None else None]  # fmt: skip
+            register(self.cache, frames)
+        return month_mask(self.cache, values, start, end)
 
     def view(self, channel: str | None) -> Facts:
         """These facts narrowed to one channel (``None``: all channels); memoized."""
@@ -313,7 +321,7 @@ def build_facts(tables: Tables | Facts) -> Facts:
             frames[name] = frame.assign(channel=frame["channel"].astype(dtype))
     sends = frames["sends"]
     return Facts(
-        tables=tables,
+        tables={name: frame.iloc[:0] for name, frame in tables.items()},
         send_months=send_months(sends) if sends is not None else None,
         email_summary=email_summary_facts(tables),
         scores=scores,

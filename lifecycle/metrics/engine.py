@@ -65,6 +65,26 @@ def _compute(facts: Facts, metric_id: str, scope: Scope) -> MetricResult:
     return function(replace(scope, metric_id=metric_id))
 
 
+SERIES_MEMO_LIMIT = 100_000
+"""Most (metric, month, channel, settings) values one facts object remembers; the memo starts over past it."""
+
+
+RECENT_MONTHS = 4
+"""Whole results (details and drill-through rows) of the last few (month, channel, settings) computed with
+``compute_all``: a page showing a month beside its comparison month, and a switch back, compute nothing again."""
+
+
+def _remember(facts: Facts, key: tuple[Any, ...], result: MetricResult) -> None:
+    memo = facts.cache.setdefault("series", {})
+    if len(memo) >= SERIES_MEMO_LIMIT:
+        memo.clear()
+    memo[key] = (result.value, result.available, result.reason)
+
+
+def _series_key(metric_id: str, month: str, channel: str | None, settings: Settings) -> tuple[Any, ...]:
+    return (metric_id, month, channel, settings)
+
+
 def compute_metric(
     data: Tables | Facts,
     metric_id: str,
@@ -74,9 +94,11 @@ def compute_metric(
 ) -> MetricResult:
     """One metric for month "YYYY-MM" (and channel, when given), with the rows behind it."""
     facts = build_facts(data)
-    return _compute(
-        facts, metric_id, _scope(facts, parse_month(month), channel, settings or DEFAULT_SETTINGS, True)
-    )
+    settings = settings or DEFAULT_SETTINGS
+    period = parse_month(month)
+    result = _compute(facts, metric_id, _scope(facts, period, channel, settings, True))
+    _remember(facts, _series_key(metric_id, str(period), channel, settings), result)
+    return result
 
 
 def compute_all(
@@ -84,8 +106,21 @@ def compute_all(
 ) -> dict[str, MetricResult]:
     """Every catalog metric for one month and channel, in catalog order (facts built once)."""
     facts = build_facts(data)
-    scope = _scope(facts, parse_month(month), channel, settings or DEFAULT_SETTINGS, True)
-    return {metric_id: _compute(facts, metric_id, scope) for metric_id in CATALOG}
+    settings = settings or DEFAULT_SETTINGS
+    period = parse_month(month)
+    recent: dict[Any, dict[str, MetricResult]] = facts.cache.setdefault("recent", {})
+    key = (str(period), channel, settings)
+    if key in recent:
+        recent[key] = recent.pop(key)  # most recently used last
+        return dict(recent[key])
+    scope = _scope(facts, period, channel, settings, True)
+    results = {metric_id: _compute(facts, metric_id, scope) for metric_id in CATALOG}
+    for metric_id, result in results.items():
+        _remember(facts, _series_key(metric_id, str(period), channel, settings), result)
+    recent[key] = results
+    while len(recent) > RECENT_MONTHS:
+        recent.pop(next(iter(recent)))
+    return dict(results)
 
 
 def metric_series(
@@ -97,19 +132,31 @@ def metric_series(
 ) -> pd.DataFrame:
     """One metric over several months: columns ``month``, ``value``, ``available``, ``reason``.
 
-    Facts are built once and each month is a mask over them (no drill-through rows are built).
+    Facts are built once and each month is a mask over them (no drill-through rows are built). Values are
+    remembered on the facts, so trends, sparklines and warnings over overlapping months compute each
+    (metric, month, channel, settings) once.
     """
     facts = build_facts(data)
     settings = settings or DEFAULT_SETTINGS
     _definition(metric_id)
-    periods = [parse_month(m) for m in months]
-    results = [_compute(facts, metric_id, _scope(facts, p, channel, settings, False)) for p in periods]
+    memo = facts.cache.setdefault("series", {})
+    labels = [str(parse_month(m)) for m in months]
+    values = []
+    for label in labels:
+        key = _series_key(metric_id, label, channel, settings)
+        if key not in memo:
+            _remember(
+                facts,
+                key,
+                _compute(facts, metric_id, _scope(facts, parse_month(label), channel, settings, False)),
+            )
+        values.append(memo[key])
     return pd.DataFrame(
         {
-            "month": [str(p) for p in periods],
-            "value": pd.array([r.value for r in results], dtype="Float64").astype("float64"),
-            "available": [r.available for r in results],
-            "reason": pd.array([r.reason for r in results], dtype="str"),
+            "month": labels,
+            "value": pd.array([v for v, _, _ in values], dtype="Float64").astype("float64"),
+            "available": [a for _, a, _ in values],
+            "reason": pd.array([r for _, _, r in values], dtype="str"),
         }
     )
 

@@ -220,8 +220,12 @@ def funnel(
     leads = facts.leads
     steps, notes = known_steps(facts)
     start, end = month_bounds(period)
-    if mode == "cohort":
-        leads = leads[(leads["created_at"] >= start) & (leads["created_at"] < end)]
+    # Only leads counted at some step: created in M (cohort), or with a step's own date in M (period).
+    dated = [STEP_DATES[s] for s in (steps[:1] if mode == "cohort" else steps)]
+    counted = np.zeros(len(leads), dtype=bool)
+    for col in dated:
+        counted |= facts.month_mask(leads[col].to_numpy(), start, end)
+    leads = leads[counted].reset_index(drop=True)
     leads = leads.assign(_group=_group_of(leads, by))
     members = _members(leads, steps, mode, start, end)
     if by is None:
@@ -232,8 +236,8 @@ def funnel(
         sizes = sizes.reindex(sorted(set(members["group"]))).fillna(0)
         groups = sorted(sizes.index, key=lambda g: (g == NOT_SET, -sizes[g], g))
     table = _step_table(members, groups, steps)
-    counted = leads[leads["lead_id"].isin(members["lead_id"])].drop(columns="_group").reset_index(drop=True)
-    return Funnel(mode, str(period), by, table, members, counted, tuple(notes))
+    counted_leads = leads.drop(columns="_group")
+    return Funnel(mode, str(period), by, table, members, counted_leads, tuple(notes))
 
 
 def funnel_rows(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
@@ -96,40 +97,53 @@ def cohort_score_profile(
     start, _ = month_bounds(months[0])
     _, end = month_bounds(months[-1])
     leads = facts.leads
-    inside = ((leads["created_at"] >= start) & (leads["created_at"] < end)).to_numpy()
-    chosen = leads[inside]
+    created = leads["created_at"].to_numpy()
+    inside = (created >= start.to_datetime64()) & (created < end.to_datetime64())
+    # Cohort of each lead as its position in ``labels`` (months are consecutive): integer keys group fast.
+    position = created[inside].astype("datetime64[M]").astype(np.int64) - months[0].ordinal
+    scores = leads["score_month_end"].to_numpy(dtype="float64", na_value=np.nan)[inside]
+    band = settings.band_of(pd.Series(scores))
     members = pd.DataFrame(
         {
-            "lead_id": chosen["lead_id"].to_numpy(),
-            "cohort": chosen["created_at"].dt.strftime("%Y-%m").to_numpy(),
-            "score": chosen["score_month_end"].astype("float64").to_numpy(),
+            "lead_id": leads["lead_id"].astype("str").array.take(np.flatnonzero(inside)),
+            "cohort": pd.Categorical.from_codes(position, categories=list(labels)),
+            "score": scores,
+            "band": band.array,
         }
-    ).astype({"lead_id": "str", "cohort": "str"})
-    members["band"] = settings.band_of(members["score"])
+    )
 
-    grid = pd.MultiIndex.from_product([list(labels), settings.band_labels], names=["cohort", "band"])
-    counts = members.groupby(["cohort", "band"], observed=True).size().reindex(grid, fill_value=0)
-    bands = counts.rename("count").reset_index()
-    bands["count"] = bands["count"].astype("int64")
-    bands["band"] = pd.Categorical(bands["band"], categories=settings.band_labels, ordered=True)
-    scored = bands.groupby("cohort", sort=False)["count"].transform("sum").astype("float64")
-    bands["share"] = bands["count"] / scored.where(scored > 0)
+    n_bands = len(settings.band_labels)
+    scored = band.cat.codes.to_numpy() >= 0
+    counts = np.bincount(
+        position[scored] * n_bands + band.cat.codes.to_numpy()[scored], minlength=len(labels) * n_bands
+    )
+    bands = pd.DataFrame(
+        {
+            "cohort": np.repeat(np.array(labels, dtype=object), n_bands),
+            "band": pd.Categorical(settings.band_labels * len(labels), categories=settings.band_labels,
+                                   ordered=True),
+            "count": counts.astype("int64"),
+        }
+    )  # fmt: skip
+    per_cohort = counts.reshape(len(labels), n_bands).sum(axis=1).astype("float64")
+    bands["share"] = bands["count"] / np.repeat(np.where(per_cohort > 0, per_cohort, np.nan), n_bands)
     bands["cohort"] = bands["cohort"].astype("str")
 
-    by_cohort = members.groupby("cohort")["score"]
+    by_cohort = pd.Series(scores).groupby(position)
     summary = pd.DataFrame(
         {
-            "n": by_cohort.size(),
-            "n_scored": by_cohort.count(),
-            "median": by_cohort.median(),
-            "mean": by_cohort.mean(),
-            "p25": by_cohort.quantile(0.25),
-            "p75": by_cohort.quantile(0.75),
-            "mql": (members["score"] >= settings.mql_threshold).groupby(members["cohort"]).sum(),
-        }
-    ).reindex(list(labels))
-    summary["n"] = summary["n"].fillna(0).astype("int64")
-    summary["n_scored"] = summary["n_scored"].fillna(0).astype("int64")
+            "n": np.bincount(position, minlength=len(labels)),
+            "n_scored": np.bincount(position[scored], minlength=len(labels)),
+            "median": by_cohort.median().reindex(range(len(labels))).to_numpy(),
+            "mean": by_cohort.mean().reindex(range(len(labels))).to_numpy(),
+            "p25": by_cohort.quantile(0.25).reindex(range(len(labels))).to_numpy(),
+            "p75": by_cohort.quantile(0.75).reindex(range(len(labels))).to_numpy(),
+            "mql": np.bincount(position[scores >= settings.mql_threshold], minlength=len(labels)),
+        },
+        index=pd.Index(list(labels), name="cohort"),
+    )
+    summary["n"] = summary["n"].astype("int64")
+    summary["n_scored"] = summary["n_scored"].astype("int64")
     summary["share_mql"] = summary["mql"] / summary["n_scored"].where(summary["n_scored"] > 0).astype(
         "float64"
     )

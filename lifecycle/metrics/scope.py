@@ -54,8 +54,7 @@ class Scope:
 
     def in_month(self, values: pd.Series) -> np.ndarray:
         """Boolean mask: the datetime values that fall in the month (NaT never does)."""
-        arr = values.to_numpy()
-        return (arr >= self.start.to_datetime64()) & (arr < self.end.to_datetime64())
+        return self.facts.month_mask(values.to_numpy(), self.start, self.end)
 
     def before_month(self, values: pd.Series) -> np.ndarray:
         """Boolean mask: the datetime values strictly before the month starts."""

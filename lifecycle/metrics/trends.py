@@ -68,25 +68,60 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
-def _relative(now: pd.Series, before: pd.Series) -> pd.Series:
-    return (now - before) / before.abs().where(before != 0)
+def _relative(now: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """(now − before) ÷ |before|, NaN where before is 0 or missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(before != 0, (now - before) / np.abs(before), np.nan)
 
 
-def _monthly(series: pd.DataFrame) -> pd.Series:
-    """Values on a gap-free monthly index (missing months and unavailable values are NaN)."""
-    months = pd.PeriodIndex([parse_month(m) for m in series["month"]], freq="M")
-    values = pd.Series(series["value"].to_numpy(dtype="float64", na_value=np.nan), index=months)
+def _shift(values: np.ndarray, by: int) -> np.ndarray:
+    """``values`` moved ``by`` positions later (the first ``by`` are NaN)."""
+    out = np.full(len(values), np.nan)
+    if by < len(values):
+        out[by:] = values[: len(values) - by]
+    return out
+
+
+def _ordinal(month: str) -> int:
+    """Months since 1970-01 of "YYYY-MM" (any other spelling goes through ``parse_month``)."""
+    text = str(month)
+    if (
+        len(text) == 7
+        and text[4] == "-"
+        and text[:4].isdigit()
+        and text[5:].isdigit()
+        and "01" <= text[5:] <= "12"
+    ):
+        return (int(text[:4]) - 1970) * 12 + int(text[5:]) - 1
+    return int(parse_month(month).ordinal)
+
+
+def _monthly(series: pd.DataFrame) -> tuple[int, np.ndarray]:
+    """The first month (as months since year 0) and the values on a gap-free monthly range from it (missing
+    months and unavailable values are NaN; a repeated month keeps its last value)."""
+    months = np.array([_ordinal(m) for m in series["month"]], dtype=np.int64)
+    values = series["value"].to_numpy(dtype="float64", na_value=np.nan)
     if "available" in series.columns:
-        values = values.where(series["available"].fillna(False).astype(bool).to_numpy())
-    values = values[~values.index.duplicated(keep="last")].sort_index()
-    if values.empty:
-        return values
-    return values.reindex(pd.period_range(values.index.min(), values.index.max(), freq="M"))
+        available = series["available"].fillna(False).astype(bool).to_numpy()
+        values = np.where(available, values, np.nan)
+    if not len(months):
+        return 0, np.array([], dtype="float64")
+    first = int(months.min())
+    out = np.full(int(months.max()) - first + 1, np.nan)
+    out[months - first] = values  # assignment in order: the last of a repeated month wins
+    return first, out
 
 
-def _worse(delta: pd.Series, direction: Direction) -> pd.Series:
-    """Whether a change (later − earlier) goes the wrong way for the direction."""
+def _worse(delta: np.ndarray, direction: Direction) -> np.ndarray:
+    """Whether a change (later − earlier) goes the wrong way for the direction (NaN never does)."""
     return delta < 0 if direction == "up" else delta > 0
+
+
+def _material(now: np.ndarray, before: np.ndarray, direction: Direction, min_move: float) -> np.ndarray:
+    """A move from ``before`` to ``now`` the wrong way by more than ``min_move`` of |before|."""
+    delta = now - before
+    with np.errstate(invalid="ignore"):
+        return _worse(delta, direction) & (np.abs(delta) > min_move * np.abs(before))
 
 
 def trend_table(
@@ -103,67 +138,74 @@ def trend_table(
     ``min_move`` each, or worse than the trailing 3-month median by more than the warning margin)."""
     if direction not in ("up", "down"):
         raise ValueError(f"direction is 'up' or 'down', not {direction!r}")
-    values = _monthly(series)
-    if values.empty:
+    first, values = _monthly(series)
+    if not len(values):
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in TREND_COLUMNS}).astype(
             {"month": "str", "quarter": "str"}
             | {c: "str" for c in MESSAGES}
             | {c: "bool" for c in ("warn_two_months", "warn_below_median", "warning")}
         )
-    out = pd.DataFrame({"value": values})
-    prev, prev2, year_ago = values.shift(1), values.shift(2), values.shift(12)
-    out["mom_delta"] = values - prev
-    out["mom_change"] = _relative(values, prev)
-    out["yoy_delta"] = values - year_ago
-    out["yoy_change"] = _relative(values, year_ago)
+    # Plain arrays: a trend is a few dozen months, where pandas' per-call overhead would dominate.
+    ordinals = np.arange(first, first + len(values))
+    years = (ordinals // 12 + 1970).tolist()
+    position = (ordinals % 12) % 3 + 1  # ordinal 0 is 1970-01
+    quarter_id = ordinals // 3
+    prev, prev2, prev3, year_ago = (_shift(values, k) for k in (1, 2, 3, 12))
 
-    quarter = values.index.asfreq("Q")
-    position = pd.Series(values.index.month - 1, index=values.index) % 3 + 1
-    grouped = values.groupby(quarter)
-    elapsed = grouped.cumcount() + 1
-    running = grouped.cumsum()
-    complete = values.notna().groupby(quarter).cumsum() == elapsed
-    additive = unit in ADDITIVE_UNITS
-    qtd = (running if additive else running / elapsed).where(complete & (elapsed == position))
-    out["quarter"] = quarter.astype("str")
-    out["month_of_quarter"] = position.astype("int64")
-    out["qtd"] = qtd
-    out["previous_qtd"] = qtd.shift(3)
-    out["qtd_change"] = _relative(qtd, out["previous_qtd"])
-    out["pacing"] = qtd / position * 3 if additive else qtd
-    out["previous_quarter"] = _previous_full_quarter(qtd.where(position == 3), position)
+    # Quarter to date: defined where every month of the quarter so far is present and the series covers the
+    # quarter from its first month.
+    qtd = np.full(len(values), np.nan)
+    starts = np.flatnonzero(np.r_[True, quarter_id[1:] != quarter_id[:-1]])
+    for begin, end in zip(starts, [*starts[1:], len(values)], strict=True):
+        running = np.cumsum(values[begin:end])  # NaN from the first missing month on
+        elapsed = np.arange(1, end - begin + 1)
+        whole = running if unit in ADDITIVE_UNITS else running / elapsed
+        qtd[begin:end] = np.where(elapsed == position[begin:end], whole, np.nan)
+    previous_qtd = _shift(qtd, 3)
+    last_of_quarter = np.where(position == 3, qtd, np.nan)
+    back = np.arange(len(values)) - position
+    previous_quarter = np.where(back >= 0, last_of_quarter[np.maximum(back, 0)], np.nan)
 
-    wrong_now = _worse(values - prev, direction) & ((values - prev).abs() > min_move * prev.abs())
-    wrong_before = _worse(prev - prev2, direction) & ((prev - prev2).abs() > min_move * prev2.abs())
-    two_months = (wrong_now & wrong_before).fillna(False)
-    median = pd.concat([prev, prev2, values.shift(3)], axis=1).median(axis=1, skipna=False)
+    two_months = _material(values, prev, direction, min_move) & _material(prev, prev2, direction, min_move)
+    median = np.median(np.vstack([prev, prev2, prev3]), axis=0)  # NaN when any of the three is missing
     worse_by = (median - values) if direction == "up" else (values - median)
-    below = ((worse_by > 0) & (worse_by > settings.warning_margin * median.abs())).fillna(False)
-    out["trailing_median"] = median
-    out["warn_two_months"] = two_months.astype(bool)
-    out["warn_below_median"] = below.astype(bool)
-    out["warning"] = out["warn_two_months"] | out["warn_below_median"]
-    slide, gap = _messages(out, prev, prev2, direction, unit, label, settings)
-    out["two_months_message"] = slide
-    out["below_median_message"] = gap
-    out["warning_message"] = [" ".join(m for m in pair if m) for pair in zip(slide, gap, strict=True)]
-    out = out.rename_axis("month").reset_index()
-    out["month"] = out["month"].astype("str")
-    return out[list(TREND_COLUMNS)].astype({"quarter": "str"} | {c: "str" for c in MESSAGES})
+    with np.errstate(invalid="ignore"):
+        below = (worse_by > 0) & (worse_by > settings.warning_margin * np.abs(median))
 
-
-def _previous_full_quarter(full: pd.Series, position: pd.Series) -> pd.Series:
-    """Total (or average) of the whole previous quarter, on every month of the following quarter."""
-    # The value of the previous quarter sits on that quarter's third month, ``position`` months back.
-    values = full.to_numpy()
-    idx = np.arange(len(values)) - position.to_numpy()
-    return pd.Series(np.where(idx >= 0, values[np.maximum(idx, 0)], np.nan), index=full.index)
+    slide, gap = _messages(values, prev, prev2, median, two_months, below, direction, unit, label, settings)
+    both = [" ".join(m for m in pair if m) for pair in zip(slide, gap, strict=True)]
+    columns = {
+        "month": [f"{y}-{o % 12 + 1:02d}" for y, o in zip(years, ordinals.tolist(), strict=True)],
+        "value": values,
+        "mom_delta": values - prev,
+        "mom_change": _relative(values, prev),
+        "yoy_delta": values - year_ago,
+        "yoy_change": _relative(values, year_ago),
+        "quarter": [f"{y}Q{o % 12 // 3 + 1}" for y, o in zip(years, ordinals.tolist(), strict=True)],
+        "month_of_quarter": position.astype("int64"),
+        "qtd": qtd,
+        "previous_qtd": previous_qtd,
+        "qtd_change": _relative(qtd, previous_qtd),
+        "pacing": qtd / position * 3 if unit in ADDITIVE_UNITS else qtd,
+        "previous_quarter": previous_quarter,
+        "trailing_median": median,
+        "warn_two_months": two_months,
+        "warn_below_median": below,
+        "warning": two_months | below,
+        "two_months_message": slide,
+        "below_median_message": gap,
+        "warning_message": both,
+    }
+    return pd.DataFrame(columns)
 
 
 def _messages(
-    out: pd.DataFrame,
-    prev: pd.Series,
-    prev2: pd.Series,
+    values: np.ndarray,
+    prev: np.ndarray,
+    prev2: np.ndarray,
+    median: np.ndarray,
+    two_months: np.ndarray,
+    below: np.ndarray,
     direction: Direction,
     unit: str,
     label: str,
@@ -171,22 +213,22 @@ def _messages(
 ) -> tuple[list[str], list[str]]:
     """The sentence of each month's two-month and median warnings ("" where it did not fire)."""
     verb = "fell" if direction == "up" else "rose"
-    slide, gap = [""] * len(out), [""] * len(out)
+    slide, gap = [""] * len(values), [""] * len(values)
     # Only flagged months are formatted: a handful of rows, so plain Python reads best here.
-    for i in np.flatnonzero(out["warn_two_months"].to_numpy()):
-        first = (prev.iloc[i] - prev2.iloc[i]) / abs(prev2.iloc[i]) if prev2.iloc[i] else np.nan
-        second = out["mom_change"].iloc[i]
+    for i in np.flatnonzero(two_months):
+        first = (prev[i] - prev2[i]) / abs(prev2[i]) if prev2[i] else np.nan
+        second = (values[i] - prev[i]) / abs(prev[i]) if prev[i] else np.nan
         moves = f" ({_pct(first)}, {_pct(second)})" if pd.notna(first) and pd.notna(second) else ""
         slide[i] = (
-            f"{label} {verb} two months running: {format_value(prev2.iloc[i], unit)} → "
-            f"{format_value(prev.iloc[i], unit)} → {format_value(out['value'].iloc[i], unit)}{moves}."
+            f"{label} {verb} two months running: {format_value(prev2[i], unit)} → "
+            f"{format_value(prev[i], unit)} → {format_value(values[i], unit)}{moves}."
         )
-    for i in np.flatnonzero(out["warn_below_median"].to_numpy()):
-        value, median = out["value"].iloc[i], out["trailing_median"].iloc[i]
-        worse = f"{abs(value - median) / abs(median) * 100:.0f} % worse than" if median else "worse than"
+    for i in np.flatnonzero(below):
+        value, middle = values[i], median[i]
+        worse = f"{abs(value - middle) / abs(middle) * 100:.0f} % worse than" if middle else "worse than"
         gap[i] = (
             f"{label}: {format_value(value, unit)}, {worse} its trailing 3-month median of "
-            f"{format_value(median, unit)} (warning margin {settings.warning_margin * 100:.0f} %)."
+            f"{format_value(middle, unit)} (warning margin {settings.warning_margin * 100:.0f} %)."
         )
     return slide, gap
 
@@ -268,9 +310,8 @@ def warnings_for_month(
         trend = trend_table(
             series, definition.direction, definition.unit, settings, label=definition.label, min_move=min_move
         )
-        found = trend_warnings(
-            trend[trend["month"].eq(str(last))], metric_id, definition.label, definition.stage
-        )
-        parts.append(found)
+        now = trend[trend["month"].eq(str(last))]
+        if now["warning"].any() or not parts:  # the first (maybe empty) part gives the columns their types
+            parts.append(trend_warnings(now, metric_id, definition.label, definition.stage))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(WARNING_COLUMNS))
     return out[list(WARNING_COLUMNS)].reset_index(drop=True)

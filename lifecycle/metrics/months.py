@@ -1,0 +1,84 @@
+"""Rows of a month without scanning a whole date column: each date column of the facts is indexed once by
+month (a stable counting sort of its month numbers), so the rows of month M are one slice of that order.
+
+:func:`month_mask` answers "which values fall in the month" for any datetime array; arrays that are columns of
+the facts' frames use their index, any other array (a value computed on the fly) is compared directly. Both
+give the same mask; the index makes every month after the first cost the size of that month, not of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+INDEX_KEY = "month_index"
+
+
+def month_ordinal(start: pd.Timestamp) -> int:
+    """Months since 1970-01 of the month starting at ``start``."""
+    return (start.year - 1970) * 12 + start.month - 1
+
+
+@dataclass(frozen=True, eq=False)
+class MonthIndex:
+    """Row positions of one datetime array grouped by month: rows of month ``first + i`` are
+    ``order[bounds[i]:bounds[i + 1]]``; missing dates come last, in no month."""
+
+    values: np.ndarray
+    """The indexed array, held so its memory (the registry's key) cannot be reused while indexed."""
+    first: int
+    order: np.ndarray
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> MonthIndex:
+        valid = ~np.isnat(values)
+        months = values.astype("datetime64[M]").astype(np.int64)
+        first = int(months[valid].min()) if valid.any() else 0
+        span = int(months[valid].max()) - first + 1 if valid.any() else 0
+        code_type = np.int16 if span < np.iinfo(np.int16).max else np.int64  # int16 sorts by radix
+        codes = np.where(valid, months - first, span).astype(code_type)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=span + 1))])
+        return cls(values, first, order, bounds)
+
+    def mask(self, ordinal: int) -> np.ndarray:
+        """Boolean mask of the rows dated in month ``ordinal`` (months since 1970-01)."""
+        out = np.zeros(len(self.values), dtype=bool)
+        i = ordinal - self.first
+        if 0 <= i < len(self.bounds) - 2:
+            out[self.order[self.bounds[i] : self.bounds[i + 1]]] = True
+        return out
+
+
+def _address(values: np.ndarray) -> tuple[int, int, str]:
+    return values.__array_interface__["data"][0], len(values), values.dtype.str
+
+
+def register(cache: dict, frames: Iterable[pd.DataFrame | None]) -> None:
+    """Make the datetime columns of ``frames`` indexable through ``cache`` (indexes are built on first use)."""
+    registry: dict[tuple[int, int, str], MonthIndex | None] = {}
+    for frame in frames:
+        if frame is None:
+            continue
+        for col in frame.columns:
+            if frame[col].dtype.kind == "M":
+                registry[_address(frame[col].to_numpy())] = None
+    cache[INDEX_KEY] = registry
+
+
+def month_mask(cache: dict, values: np.ndarray, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Boolean mask of ``values`` in [start, end); indexed when ``values`` is registered and [start, end) is a
+    calendar month."""
+    registry = cache.get(INDEX_KEY)
+    key = _address(values) if registry is not None and values.dtype.kind == "M" else None
+    whole_month = start == start.normalize() and start.day == 1 and end == start + pd.DateOffset(months=1)
+    if key is None or key not in registry or not whole_month:
+        return (values >= start.to_datetime64()) & (values < end.to_datetime64())
+    index = registry[key]
+    if index is None:
+        index = registry[key] = MonthIndex.of(values)
+    return index.mask(month_ordinal(start))

@@ -1,0 +1,51 @@
+"""The month index answers exactly what comparing every date with the month's bounds answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecycle.metrics import DEFAULT_SETTINGS, Settings, build_facts, metric_series
+from lifecycle.metrics.derived import month_bounds
+from lifecycle.metrics.months import month_mask, register
+from lifecycle.sample import generate
+
+dates = st.lists(
+    st.one_of(
+        st.none(), st.datetimes(min_value=pd.Timestamp("2023-11-01"), max_value=pd.Timestamp("2027-02-01"))
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(dates, st.sampled_from(["2023-10", "2023-11", "2024-02", "2025-12", "2027-02", "2027-03"]))
+def test_indexed_month_mask_equals_comparing_every_date(values, month):
+    frame = pd.DataFrame({"at": pd.Series(values, dtype="datetime64[us]")})
+    cache: dict = {}
+    register(cache, [frame])
+    start, end = month_bounds(month)
+    arr = frame["at"].to_numpy()
+    expected = (arr >= start.to_datetime64()) & (arr < end.to_datetime64())
+    assert month_mask(cache, arr, start, end).tolist() == expected.tolist()  # indexed
+    assert month_mask(cache, arr.copy(), start, end).tolist() == expected.tolist()  # not registered
+    day = start + pd.Timedelta(days=3)  # not a calendar month: compared, not indexed
+    partial = (arr >= day.to_datetime64()) & (arr < end.to_datetime64())
+    assert month_mask(cache, arr, day, end).tolist() == partial.tolist()
+
+
+def test_remembered_series_values_depend_on_the_settings_and_match_a_fresh_computation():
+    tables = generate(leads=1200)
+    facts = build_facts(tables)
+    months = ["2026-06", "2026-07", "2026-08"]
+    short = Settings(roi_months=2)
+    default = metric_series(facts, "convert.roi_12m", months)
+    other = metric_series(facts, "convert.roi_12m", months, settings=short)
+    assert not np.allclose(default["value"], other["value"], equal_nan=True)
+    fresh = build_facts(tables)
+    pd.testing.assert_frame_equal(other, metric_series(fresh, "convert.roi_12m", months, settings=short))
+    pd.testing.assert_frame_equal(
+        default, metric_series(fresh, "convert.roi_12m", months, settings=DEFAULT_SETTINGS)
+    )

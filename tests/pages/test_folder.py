@@ -1,0 +1,58 @@
+"""The app started on a workspace folder (`--data DIR` / $LIFECYCLE_DATA) shows that folder's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import APP, TIMEOUT, card_values, click, open_page
+from streamlit.testing.v1 import AppTest
+
+from lifecycle import metrics as lm
+from lifecycle.display import format_value
+from lifecycle.metrics.store import load_facts
+from lifecycle.sample import generate
+from lifecycle.session import DATA_DIR_ENV, data_dir
+from lifecycle.workspace import commit, load_tables
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("acme")
+    commit(out, generate(leads=800, seed=3))
+    return out
+
+
+def test_data_dir_comes_from_the_command_line_else_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    assert data_dir([]) is None
+    assert data_dir(["--data", "/x/ws"]) == Path("/x/ws")
+    monkeypatch.setenv(DATA_DIR_ENV, "/y/ws")
+    assert data_dir(["--other", "1"]) == Path("/y/ws")
+    assert data_dir(["--data", "/x/ws"]) == Path("/x/ws")
+
+
+def test_the_app_opens_a_workspace_folder_and_its_cards_are_the_engines(folder, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(folder))
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "capture")
+    assert not at.exception and not at.error
+    assert any(f"Workspace {folder.name}" in m.value for m in at.sidebar.markdown)
+    assert load_facts(folder) is not None  # opening saved the facts for next time
+    expected = lm.build_facts(load_tables(folder))
+    month = lm.default_month(expected)
+    shown = card_values(at)
+    for spec in lm.stage_metrics("capture"):
+        assert shown[spec.label] == format_value(lm.compute_metric(expected, spec.id, month).value, spec.unit)
+    at = open_page(at, "data")
+    assert any(folder.name in info.value for info in at.info)
+    at = click(at, "Start an empty workspace")
+    at = click(at, "Reset to the workspace folder")
+    assert at.session_state["workspace"].folder == str(folder)
+
+
+def test_a_missing_workspace_folder_says_so_on_the_data_page(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "nowhere"))
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "overview")
+    assert not at.exception
+    at = open_page(at, "data")
+    assert any("could not be opened" in e.value and "nowhere" in e.value for e in at.error)
