@@ -26,10 +26,10 @@ from lifecycle.workspace import read_manifest, table_files
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 SAMPLE_DIR_ENV = "LIFECYCLE_SAMPLE_DIR"
+"""Environment variable pointing the app at another sample folder (tests use a small one)."""
 DATA_DIR_ENV = "LIFECYCLE_DATA"
 """A workspace folder (written by `python -m lifecycle ingest`) the app opens instead of the sample company;
 also `streamlit run app.py -- --data DIR`."""
-"""Environment variable pointing the app at another sample folder (tests use a small one)."""
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".zip", ".gz")
 
 COMPARISONS: dict[str, str] = {"mom": "previous month", "yoy": "same month last year"}

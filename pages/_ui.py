@@ -142,7 +142,7 @@ def _built_from_folder(ws: ses.Workspace) -> Built:
         errors[0] = f"the workspace folder {ws.folder} could not be opened: {exc}"
         facts = lm.build_facts({})
     months = lm.months_in_data(facts)
-    status = ses.folder_status(ws.folder, months) if not errors else ses.data_status({}, "folder", 0)
+    status = ses.folder_status(ws.folder, months)  # a missing folder has no tables: no rows
     return Built(ws.key, ws, [], errors, {}, facts, months, lm.default_month(facts), lm.channels(facts), status)
 
 

@@ -113,10 +113,9 @@ def cohort_score_profile(
     )
 
     n_bands = len(settings.band_labels)
-    scored = band.cat.codes.to_numpy() >= 0
-    counts = np.bincount(
-        position[scored] * n_bands + band.cat.codes.to_numpy()[scored], minlength=len(labels) * n_bands
-    )
+    band_codes = band.cat.codes.to_numpy()
+    scored = band_codes >= 0
+    counts = np.bincount(position[scored] * n_bands + band_codes[scored], minlength=len(labels) * n_bands)
     bands = pd.DataFrame(
         {
             "cohort": np.repeat(np.array(labels, dtype=object), n_bands),

@@ -54,5 +54,6 @@ def test_a_missing_workspace_folder_says_so_on_the_data_page(tmp_path, monkeypat
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "nowhere"))
     at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "overview")
     assert not at.exception
+    assert any("Workspace nowhere" in m.value for m in at.sidebar.markdown)
     at = open_page(at, "data")
     assert any("could not be opened" in e.value and "nowhere" in e.value for e in at.error)
