@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
@@ -94,9 +95,31 @@ def _vocabulary(table: str, column: str, mapping: ColumnMapping | None, header: 
 
 
 def _normalize_category(
-    table: str, column: str, raw: pd.Series, mapping: ColumnMapping | None, warnings: list[str], header: str = ""
+    table: str,
+    column: str,
+    raw: pd.Series,
+    mapping: ColumnMapping | None,
+    warnings: list[str],
+    header: str = "",
 ) -> tuple[pd.Series, pd.Series, dict[str, str]]:
-    """Canonical values of a category column (SPEC §3 value rules), rows to reject, and raw→canonical seen."""
+    """Canonical values of a category column (SPEC §3 value rules), rows to reject, and raw→canonical seen.
+    The rules run once per distinct value (a few dozen in millions of rows), then spread to the rows."""
+    codes, uniques = pd.factorize(raw)
+    distinct = pd.Series([*uniques, None], dtype="str")  # the last one stands for the empty cells
+    out, bad, seen = _normalize_distinct(table, column, distinct, mapping, warnings, header)
+    rows = np.where(codes < 0, len(distinct) - 1, codes)
+    text = parse_text(distinct).values
+    present = text.notna()
+    if out.notna().equals(present) and (out[present] == text[present]).all():
+        values = parse_text(raw).values  # every value already canonical: the column as read, not a copy
+    else:
+        values = out.take(rows).set_axis(raw.index)
+    return values, pd.Series(bad.to_numpy()[rows], index=raw.index), seen
+
+
+def _normalize_distinct(
+    table: str, column: str, raw: pd.Series, mapping: ColumnMapping | None, warnings: list[str], header: str
+) -> tuple[pd.Series, pd.Series, dict[str, str]]:
     text = parse_text(raw).values
     vocab = _vocabulary(table, column, mapping, header)
     keys = normalize_key(text)
@@ -144,8 +167,14 @@ class _Column:
 
 
 def _parse_column(
-    table: str, canonical: str, raw: pd.Series, header: str, mapping: ColumnMapping | None,
-    default_order: str, comma_hint: bool, report: IngestReport,
+    table: str,
+    canonical: str,
+    raw: pd.Series,
+    header: str,
+    mapping: ColumnMapping | None,
+    default_order: str,
+    comma_hint: bool,
+    report: IngestReport,
 ) -> _Column:
     kind = TABLES[table].column(canonical).kind
     if kind == "datetime":
@@ -155,7 +184,7 @@ def _parse_column(
             report.date_columns[canonical] = parsed.note
             if "ambiguous" in parsed.note or "both" in parsed.note:
                 report.warnings.append(
-                    f"column {header!r}: dates {parsed.note} — set \"dates\" in a mapping file if that is wrong"
+                    f'column {header!r}: dates {parsed.note} — set "dates" in a mapping file if that is wrong'
                 )
         return _Column(parsed.values, parsed.bad, f"{canonical}: not a date in column {header!r}")
     if kind == "number":
@@ -192,9 +221,7 @@ def _default_order(raw: RawTable) -> str:
     return "dayfirst" if raw.delimiter == ";" else "monthfirst"
 
 
-def ingest_raw(
-    raw: RawTable, *, table: str | None = None, mapping: ColumnMapping | None = None
-) -> Ingested:
+def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMapping | None = None) -> Ingested:
     """Map, parse and validate one raw table. Raises MappingError if its table cannot be determined."""
     if mapping is not None:
         detection: Detection = apply_mapping(raw.headers, mapping, raw.name)
@@ -204,9 +231,19 @@ def ingest_raw(
     spec = TABLES[name]
     position = dict(zip(raw.headers, raw.positions, strict=True))
     report = IngestReport(
-        file=raw.name, table=name, rows_read=len(raw.frame) + len(raw.bad_rows), rows_loaded=0, rows_rejected=0,
-        rejected={}, skipped_lines=raw.skipped_lines, columns=dict(detection.columns), dates="",
-        encoding=raw.encoding, delimiter=raw.delimiter, warnings=list(raw.warnings), skipped=raw.skipped[:20],
+        file=raw.name,
+        table=name,
+        rows_read=len(raw.frame) + len(raw.bad_rows),
+        rows_loaded=0,
+        rows_rejected=0,
+        rejected={},
+        skipped_lines=raw.skipped_lines,
+        columns=dict(detection.columns),
+        dates="",
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        warnings=list(raw.warnings),
+        skipped=raw.skipped[:20],
         sheet=raw.sheet,
     )
     for col, header in detection.fuzzy.items():
@@ -233,13 +270,22 @@ def ingest_raw(
         if canonical in detection.columns:
             header = detection.columns[canonical]
             col = _parse_column(
-                name, canonical, frame[position[header]], header, mapping, _default_order(raw), comma_hint, report
+                name,
+                canonical,
+                frame[position[header]],
+                header,
+                mapping,
+                _default_order(raw),
+                comma_hint,
+                report,
             )
             reject(col.bad, col.reason, frame[position[header]])
             out[canonical] = col.values
         elif mapping is not None and canonical in mapping.defaults:
             const = pd.Series([mapping.defaults[canonical]] * n, index=frame.index, dtype="str")
-            col = _parse_column(name, canonical, const, f"default {canonical}", mapping, "monthfirst", False, report)
+            col = _parse_column(
+                name, canonical, const, f"default {canonical}", mapping, "monthfirst", False, report
+            )
             out[canonical] = col.values
     for canonical in spec.required:
         if canonical in out:
@@ -255,14 +301,16 @@ def ingest_raw(
     # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
     key = [k for k in spec.key if k in result.columns]
     valid = reasons.isna()
-    dup = result[valid].duplicated(subset=key, keep="last")
+    dup = result.loc[valid, key].duplicated(keep="last")
     if dup.any():
         dup_full = pd.Series(False, index=frame.index)
         dup_full[dup.index] = dup
         key_label = "/".join(key)
         reject(dup_full, f"duplicate {key_label}: a later row in this file replaces it")
         report.duplicates = int(dup.sum())
-        report.warnings.append(f"{int(dup.sum())} row(s) repeat the {key_label} of a later row; the later row is kept")
+        report.warnings.append(
+            f"{int(dup.sum())} row(s) repeat the {key_label} of a later row; the later row is kept"
+        )
 
     loaded = reasons.isna()
     rejected_rows = _rejected_frame(raw, reasons, culprit, loaded)
@@ -272,7 +320,8 @@ def ingest_raw(
     rejected_rows = rejected_rows.drop(columns="reason_kind")
     report.dates = _dates_summary(report.date_columns)
     assert report.rows_read == report.rows_loaded + report.rows_rejected
-    return Ingested(name, result[loaded].reset_index(drop=True), report, rejected_rows)
+    kept = result if loaded.all() else result[loaded]  # no copy of a file whose every row loads
+    return Ingested(name, kept.reset_index(drop=True), report, rejected_rows)
 
 
 def _rejected_frame(raw: RawTable, reasons: pd.Series, culprit: pd.Series, loaded: pd.Series) -> pd.DataFrame:
@@ -332,13 +381,17 @@ def read_export(
         raws = read_raw(data, name)
     except ReadError as exc:
         raise IngestError(str(exc)) from exc
+    del data  # a large export's bytes are not kept while its rows are parsed (see `read_export_file`)
     results: list[Ingested] = []
     errors: list[str] = []
-    for raw in raws:
+    while raws:
+        raw = raws.pop(0)  # each raw table is let go once its rows are parsed
         try:
             results.append(ingest_raw(raw, table=table, mapping=mapping))
         except MappingError as exc:
             errors.append(str(exc))
+        del raw
+        pa.default_memory_pool().release_unused()  # give the freed text back to the system before the next table
     if not results:
         raise IngestError(" / ".join(errors))
     for err in errors:  # a workbook sheet or archive member that holds no table: said, not hidden
@@ -351,10 +404,11 @@ def read_export_file(
 ) -> list[Ingested]:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return read_export(
+            path.read_bytes(), path.name, table=table, mapping=mapping
+        )  # no reference kept here
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc.strerror})") from exc
-    return read_export(data, path.name, table=table, mapping=mapping)
 
 
 def combine_tables(
@@ -366,15 +420,19 @@ def combine_tables(
     for item in results:
         spec = TABLES[item.table]
         frames = [tables[item.table], item.frame] if item.table in tables else [item.frame]
-        combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else item.frame
-        key = [k for k in spec.key if k in combined.columns]
-        merged = combined.drop_duplicates(subset=key, keep="last")
-        item.report.replaced = len(combined) - len(merged)
+        key = [k for k in spec.key if k in item.frame.columns]
+        if len(frames) > 1:
+            combined = pd.concat(frames, ignore_index=True)
+            merged = combined.drop_duplicates(subset=key, keep="last")
+            item.report.replaced = len(combined) - len(merged)
+            merged = merged.sort_values(key[0], kind="stable")
+        else:  # one file: its rows in the file's order (`ingest_raw` already kept one row per key)
+            merged = item.frame
         if item.report.replaced:
             item.report.warnings.append(
                 f"{item.report.replaced} row(s) replace rows with the same {'/'.join(key)} loaded before"
             )
-        tables[item.table] = coerce_frame(item.table, merged.sort_values(key[:1], kind="stable").reset_index(drop=True))
+        tables[item.table] = coerce_frame(item.table, merged.reset_index(drop=True))
     return tables
 
 
@@ -388,7 +446,10 @@ def merge_into_workspace(folder: str | os.PathLike[str], results: list[Ingested]
 
 
 def ingest_files(
-    paths: list[str | os.PathLike[str]], out: str | os.PathLike[str], *, table: str | None = None,
+    paths: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    table: str | None = None,
     mapping: ColumnMapping | None = None,
 ) -> tuple[list[Ingested], list[str]]:
     """Read every file and merge what was recognized into the workspace `out`; returns results and errors."""

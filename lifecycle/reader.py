@@ -177,7 +177,7 @@ def decode(data: bytes) -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
         return _decode_utf8(data[3:], "utf-8-sig")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        return data.decode("utf-16", errors="replace"), "utf-16"
     head = data[:4000]
     if len(head) >= 4 and head.count(b"\x00") > len(head) // 4:
         le = head[1::2].count(0) > head[0::2].count(0)
@@ -362,8 +362,34 @@ def unique_headers(headers: list[str]) -> tuple[list[str], list[str]]:
 # ---------------------------------------------------------------------------------------------- text
 
 
+_NON_SPACE = re.compile(rb"\S")
+_HEAD_BYTES = 1 << 20
+"""The sample (delimiter, header, title lines) comes from this much of the start of the file."""
+
+
+class _NotUtf8(ReadError):
+    """The body holds bytes that are not UTF-8 (the head was): the file is read again through `decode`."""
+
+
+def _utf8_head(data: bytes) -> tuple[str, int, str] | None:
+    """The decoded start of a UTF-8 file (no UTF-16), the BOM's length and the encoding's label; None when
+    the start is not UTF-8. The rest of the file is then parsed from the bytes as they are, and Arrow's
+    own UTF-8 check stands in for decoding it (`_NotUtf8` when it fails)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    head = data[bom : bom + _HEAD_BYTES]
+    if b"\x00" in head[:4000]:
+        return None
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=len(data) <= bom + _HEAD_BYTES)
+    except UnicodeDecodeError:
+        return None
+    return text, bom, "utf-8-sig" if bom else "utf-8"
+
+
 def _read_text(data: bytes, name: str) -> RawTable:
-    if not data.strip():
+    if _NON_SPACE.search(data) is None:
         raise ReadError(f"{name}: the file is empty")
     head = data[:4000]
     if b"\x00" in head and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -373,10 +399,27 @@ def _read_text(data: bytes, name: str) -> RawTable:
         control_share = sum(head.count(b) for b in _CONTROL_BYTES) / len(head)
         if zero_share < 0.25 and control_share > 0.10:
             raise ReadError(f"{name}: this is a binary file, not a CSV/TSV text export or Excel workbook")
-    text, encoding = decode(data)
-    if "\ufffd" in text[:4000] and text[:4000].count("\ufffd") > 20:
+    fast = _utf8_head(data)
+    if fast is not None:
+        try:
+            return _read_text_body(data, name, *fast)
+        except _NotUtf8:
+            pass
+    return _read_text_body(data, name, None, 0, "")
+
+
+def _read_text_body(data: bytes, name: str, head: str | None, bom: int, encoding: str) -> RawTable:
+    """`_read_text` once the encoding is known: `head` is the decoded start of a UTF-8 file whose body Arrow
+    parses from `data` in place; without it the whole file is decoded first (`decode`)."""
+    text = None
+    if head is None:
+        text, encoding = decode(data)
+        head = text[:_HEAD_BYTES]
+    if "\ufffd" in head[:4000] and head[:4000].count("\ufffd") > 20:
         raise ReadError(f"{name}: this is a binary file, not a CSV/TSV text export or Excel workbook")
-    sample = text[: 1 << 20].splitlines()[:_SAMPLE_LINES]
+    if not head.strip("\ufeff \t\r\n\x00"):
+        raise ReadError(f"{name}: the file is empty")
+    sample = head.splitlines()[:_SAMPLE_LINES]
     lower = name.lower()
     delimiter = "\t" if lower.endswith(".tsv") else sniff_delimiter(sample)
     rows = _split(sample, delimiter)
@@ -405,22 +448,32 @@ def _read_text(data: bytes, name: str) -> RawTable:
         return "skip"
 
     positions = [f"c{i}" for i in range(len(headers))]
-    utf8 = text.encode("utf-8")
-    if "\n" in text or "\r" in text:
-        skip_bytes = _offset_after_lines(text, body_skip)
-        body = utf8[len(text[:skip_bytes].encode("utf-8")) :]
+    if text is None:  # parsed in place: the bytes after the header lines
+        header_end = _offset_after_lines(head, body_skip)
+        if header_end >= len(head) and len(data) > bom + _HEAD_BYTES:
+            raise _NotUtf8(name)  # the header lines fill the whole head: decode it all, as for any other file
+        source = pa.py_buffer(data)
+        start = bom + len(head[:header_end].encode("utf-8"))
+        one_line = data.find(b"\n") < 0 and data.find(b"\r") < 0
     else:
-        body = b""
+        source = pa.py_buffer(text.encode("utf-8"))
+        start = len(text[: _offset_after_lines(text, body_skip)].encode("utf-8"))
+        one_line = "\n" not in text and "\r" not in text
+    body = source.slice(len(source) if one_line else start)
     table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True)
     if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
         bad_rows.clear()
         table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=False)
-    frame = _strings_frame(table, positions)
+    del source, body, text
+    pending = {p: table.column(p) for p in positions}
+    del table
+    frame = _strings_frame(pending)
     recovered = _recover_swallowed_lines(bad_rows, delimiter, len(positions))
     # Spreadsheet row numbers (exact when no value spans lines and no blank lines sit inside the data).
-    bad_lines = {b.line for b in bad_rows if b.line is not None}
-    numbers = [n for n in range(1, len(frame) + len(bad_lines) + 1) if n not in bad_lines][: len(frame)]
-    rows_no = pd.Series([body_skip + n for n in numbers], index=frame.index, dtype="int64")
+    bad_lines = np.array(sorted({b.line for b in bad_rows if b.line is not None}), dtype="int64")
+    numbers = np.arange(1, len(frame) + len(bad_lines) + 1, dtype="int64")
+    numbers = numbers[~np.isin(numbers, bad_lines)][: len(frame)]
+    rows_no = pd.Series(body_skip + numbers, index=frame.index, dtype="int64")
     for b in bad_rows:
         if b.line is not None:
             b.line += body_skip
@@ -552,21 +605,23 @@ def _offset_after_lines(text: str, n: int) -> int:
 
 
 def _arrow_parse(
-    body: bytes, positions: list[str], delimiter: str, on_invalid, name: str, *, threads: bool
+    body: pa.Buffer, positions: list[str], delimiter: str, on_invalid, name: str, *, threads: bool
 ) -> pa.Table:
-    if not body.strip():
-        return pa.table({p: pa.array([], pa.string()) for p in positions})
+    view = memoryview(body)
+    if _NON_SPACE.search(view) is None:
+        return pa.table({p: pa.array([], pa.large_string()) for p in positions})
+    quoted = re.search(rb'"', view) is not None
     block = 1 << 22
     while True:
         try:
             return pacsv.read_csv(
-                io.BytesIO(body),
+                pa.BufferReader(body),
                 read_options=pacsv.ReadOptions(column_names=positions, block_size=block, use_threads=threads),
                 parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, newlines_in_values=b'"' in body, invalid_row_handler=on_invalid
+                    delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=on_invalid
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={p: pa.string() for p in positions},
+                    column_types={p: pa.large_string() for p in positions},  # pandas' own str layout
                     strings_can_be_null=True,
                     null_values=[""],
                     quoted_strings_can_be_null=True,
@@ -577,18 +632,24 @@ def _arrow_parse(
             if "straddling" in msg and block < len(body) + 1:
                 block = min(block * 8, len(body) + 1)
                 continue
+            if "invalid UTF8" in msg:
+                raise _NotUtf8(name) from exc
             raise ReadError(f"{name}: the CSV parser stopped: {msg}") from exc
 
 
-def _strings_frame(table: pa.Table, positions: list[str]) -> pd.DataFrame:
-    """Trimmed text cells, empty → missing; done in Arrow, column by column, because files can be wide."""
-    empty = pa.scalar(None, pa.string())
-    columns = []
-    for p in positions:
-        trimmed = pc.utf8_trim_whitespace(table.column(p).cast(pa.string()))
-        columns.append(pc.if_else(pc.equal(trimmed, ""), empty, trimmed))
-    frame = pa.table(columns, names=positions).to_pandas()
-    return frame.astype("str") if len(frame.columns) else frame
+def _strings_frame(pending: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
+    """Trimmed text cells, empty → missing; done in Arrow, column by column, because files can be wide (and
+    long: each parsed column is taken out of `pending`, which ends empty, and let go as soon as its trimmed
+    copy exists; pandas holds that copy as is)."""
+    empty = pa.scalar(None, pa.large_string())
+    columns: dict[str, pd.Series] = {}
+    for p in list(pending):
+        trimmed = pc.utf8_trim_whitespace(pending.pop(p).cast(pa.large_string()))
+        blank = pc.equal(trimmed, "")
+        if pc.any(blank).as_py():
+            trimmed = pc.if_else(blank, empty, trimmed)
+        columns[p] = pd.Series(pd.array(trimmed, dtype="str"), copy=False)
+    return pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
 
 
 _FOOTER_WINDOW = 1000

@@ -64,9 +64,31 @@ def decimal_comma(cleaned: pd.Series, hint: bool = False) -> bool:
     return hint
 
 
+_PLAIN_NUMBER = r"^[+-]?\d+(?:\.\d+)?$"
+
+
+def _plain_numbers(raw: pd.Series, comma_hint: bool) -> Parsed | None:
+    """The common case in large exports: every present cell a plain number ('12', '-3.50'), read by one
+    vectorized Arrow cast. None when any cell needs the full rules — or, in a ';'-delimited file, when a
+    dot might be a thousands separator (the column-wide decimal decision of `decimal_comma` then applies)."""
+    cells = pa.array(raw.astype("str"))
+    if not pc.all(pc.match_substring_regex(cells, _PLAIN_NUMBER)).as_py():
+        return None
+    if comma_hint and pc.any(pc.match_substring(cells, ".")).as_py():
+        return None
+    values = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
+    return Parsed(pd.Series(values, index=raw.index), pd.Series(False, index=raw.index), "")
+
+
 def parse_number(raw: pd.Series, *, comma_hint: bool = False) -> Parsed:
     """Numbers with currency symbols, thousands separators (`,` `.` space NBSP `'`), decimal comma,
     accounting negatives '(12.50)', and percentages ('12%' → 0.12)."""
+    plain = _plain_numbers(raw, comma_hint)
+    return plain if plain is not None else number_rules(raw, comma_hint=comma_hint)
+
+
+def number_rules(raw: pd.Series, *, comma_hint: bool = False) -> Parsed:
+    """`parse_number` by its full rules, cell by cell (what the Arrow fast path must agree with)."""
     s = blank_markers(raw.astype("str"))
     s = s.str.replace(_CURRENCY, "", regex=True).str.replace(_SPACES, "", regex=True)
     negative = s.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
@@ -95,8 +117,17 @@ _NUMERIC_DATES = {
     "monthfirst": ("%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y", "%m/%d/%y", "%m-%d-%y"),
 }
 _TEXT_DATES = (
-    "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d %Y", "%a, %d %b %Y",
-    "%A, %B %d, %Y", "%Y/%m/%d", "%Y.%m.%d",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%b %d %Y",
+    "%a, %d %b %Y",
+    "%A, %B %d, %Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
 )
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 
@@ -173,7 +204,9 @@ def _numeric_dates(s: pd.Series) -> tuple[pd.Series, str] | None:
     return None
 
 
-def parse_datetime(raw: pd.Series, convention: DateConvention = "auto", *, default_order: str = "monthfirst") -> Parsed:
+def parse_datetime(
+    raw: pd.Series, convention: DateConvention = "auto", *, default_order: str = "monthfirst"
+) -> Parsed:
     """Dates and timestamps: ISO 8601 (tz-aware converted to UTC), d/m/y or m/d/y decided per column
     (`convention` 'auto' infers it from values above 12; an all-ambiguous column uses `default_order`
     and says so), YYYYMMDD, epoch s/ms, Excel serials, and textual months. A column may mix formats;
@@ -229,7 +262,9 @@ def parse_datetime(raw: pd.Series, convention: DateConvention = "auto", *, defau
                 break
             attempt = _try_format(todo[remaining], fmt)
             if attempt.notna().any():
-                result = result.where(~(remaining & attempt.reindex(result.index).notna()), attempt.reindex(result.index))
+                result = result.where(
+                    ~(remaining & attempt.reindex(result.index).notna()), attempt.reindex(result.index)
+                )
                 remaining = result.isna()
             else:
                 break
@@ -254,9 +289,17 @@ def _checked(out: pd.Series, present: pd.Series, note: str) -> Parsed:
 
 
 def parse_text(raw: pd.Series) -> Parsed:
-    """Trimmed strings; empty → NA."""
-    s = raw.astype("str").str.strip()
-    s = s.mask(s == "")
+    """Trimmed strings; empty → NA. A column that is already so (as the reader leaves text cells) is returned
+    as it is, sharing its memory: a 20-million-row export is not copied for nothing."""
+    s = raw.astype("str")
+    cells = pa.array(s)
+    trimmed = pc.utf8_trim_whitespace(cells)
+    if pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py() is not False:
+        s = s.copy(deep=False)
+    else:
+        s = s.str.strip()
+    if pc.any(pc.equal(trimmed, "")).as_py():
+        s = s.mask(s == "")
     return Parsed(s, pd.Series(False, index=raw.index), "")
 
 

@@ -197,6 +197,15 @@ def _never_crashes(data: bytes, name: str) -> None:
     accounted(results)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"\xfe\xff", b"\xfe\xff\x00", b"\xef\xbb\xbf", b"\r\x01\r"],
+    ids=["utf16-bom-only", "utf16-bom-odd-byte", "utf8-bom-only", "control-byte-between-newlines"],
+)
+def test_inputs_the_fuzz_found_give_a_message_or_a_load(data):
+    _never_crashes(data, "export.csv")
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=2000), name=NAMES)
 def test_arbitrary_bytes_give_a_load_or_a_message_never_a_traceback(data, name):

@@ -50,6 +50,26 @@ def test_mixed_utf8_and_cp1252_bytes_are_both_read_and_reported() -> None:
     assert any("Windows-1252" in w for w in raw.warnings)
 
 
+def test_a_cp1252_byte_past_the_first_megabyte_is_still_found_and_read() -> None:
+    # The body of a UTF-8 file is parsed in place; a stray Windows-1252 byte deep inside sends it back to decoding.
+    rows = "".join(f"{i},2024-01-01,Zürich\n" for i in range(1, 60_001)).encode()
+    assert len(rows) > 1 << 20
+    payload = codecs.BOM_UTF8 + b"id,created,city\n" + rows + "60001,2024-01-02,Malmö\n".encode("cp1252")
+    raw = one(payload)
+    assert len(raw.frame) == 60_001
+    assert [r[2] for r in cells(raw)[-2:]] == ["Zürich", "Malmö"]
+    assert raw.encoding == "utf-8+cp1252 (mixed)"
+    assert raw.rows.iloc[-1] == 60_002
+
+
+def test_a_utf8_file_with_a_bom_is_read_in_place_with_its_rows_numbered() -> None:
+    raw = one(codecs.BOM_UTF8 + "Report\n\nid,city\n1,Zürich\n2, Malmö \n".encode())
+    assert raw.encoding == "utf-8-sig"
+    assert raw.headers == ["id", "city"]
+    assert cells(raw) == [["1", "Zürich"], ["2", "Malmö"]]
+    assert raw.rows.tolist() == [4, 5]
+
+
 def test_decode_prefers_bom() -> None:
     assert decode(codecs.BOM_UTF8 + "é".encode()) == ("é", "utf-8-sig")
 

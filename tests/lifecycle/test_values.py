@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from lifecycle.values import parse_datetime, parse_number
+from lifecycle.values import number_rules, parse_datetime, parse_number
 
 
 def texts(*values: str | None) -> pd.Series:
@@ -112,6 +114,23 @@ def test_empty_markers_are_empty_and_words_are_bad():
     parsed = parse_number(texts("--", "(not set)", "", "abc", "12"))
     assert parsed.values.isna().tolist() == [True, True, True, True, False]
     assert parsed.bad.tolist() == [False, False, False, True, False]
+
+
+PLAIN_NUMBERS = st.from_regex(r"[+-]?[0-9]{1,12}(\.[0-9]{1,6})?", fullmatch=True)
+
+
+@given(st.lists(st.one_of(st.none(), PLAIN_NUMBERS), max_size=30), st.booleans())
+def test_plain_number_columns_read_by_the_fast_path_equal_the_full_rules(cells, comma_hint):
+    raw = texts(*cells)
+    fast, rules = parse_number(raw, comma_hint=comma_hint), number_rules(raw, comma_hint=comma_hint)
+    pd.testing.assert_series_equal(fast.values, rules.values)
+    assert fast.bad.tolist() == rules.bad.tolist()
+
+
+def test_a_dot_in_a_semicolon_file_is_decided_for_the_whole_column():
+    # Plain-looking '1.234' is a thousands separator in a ';' file when no cell proves dot decimals.
+    assert parse_number(texts("1.234", "5"), comma_hint=True).values.tolist() == [1234.0, 5.0]
+    assert parse_number(texts("1.234", "5.5"), comma_hint=True).values.tolist() == [1.234, 5.5]
 
 
 def test_semicolon_files_hint_decimal_comma_for_ambiguous_columns():
