@@ -403,10 +403,8 @@ def read_export_file(
     path: str | os.PathLike[str], *, table: str | None = None, mapping: ColumnMapping | None = None
 ) -> list[Ingested]:
     path = Path(path)
-    try:
-        return read_export(
-            path.read_bytes(), path.name, table=table, mapping=mapping
-        )  # no reference kept here
+    try:  # the bytes are passed on, not kept here: `read_export` lets them go once they are parsed
+        return read_export(path.read_bytes(), path.name, table=table, mapping=mapping)
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc.strerror})") from exc
 

@@ -294,10 +294,9 @@ def parse_text(raw: pd.Series) -> Parsed:
     s = raw.astype("str")
     cells = pa.array(s)
     trimmed = pc.utf8_trim_whitespace(cells)
-    if pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py() is not False:
-        s = s.copy(deep=False)
-    else:
-        s = s.str.strip()
+    # None when every cell is empty (nothing to share then)
+    untouched = pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py()
+    s = s.copy(deep=False) if untouched else s.str.strip()
     if pc.any(pc.equal(trimmed, "")).as_py():
         s = s.mask(s == "")
     return Parsed(s, pd.Series(False, index=raw.index), "")
