@@ -106,9 +106,9 @@ def _normalize_category(
     The rules run once per distinct value (a few dozen in millions of rows), then spread to the rows."""
     codes, uniques = pd.factorize(raw)
     distinct = pd.Series([*uniques, None], dtype="str")  # the last one stands for the empty cells
-    out, bad, seen = _normalize_distinct(table, column, distinct, mapping, warnings, header)
-    rows = np.where(codes < 0, len(distinct) - 1, codes)
     text = parse_text(distinct).values
+    out, bad, seen = _normalize_distinct(table, column, text, mapping, warnings, header)
+    rows = np.where(codes < 0, len(distinct) - 1, codes)
     present = text.notna()
     if out.notna().equals(present) and (out[present] == text[present]).all():
         values = parse_text(raw).values  # every value already canonical: the column as read, not a copy
@@ -118,13 +118,13 @@ def _normalize_category(
 
 
 def _normalize_distinct(
-    table: str, column: str, raw: pd.Series, mapping: ColumnMapping | None, warnings: list[str], header: str
+    table: str, column: str, text: pd.Series, mapping: ColumnMapping | None, warnings: list[str], header: str
 ) -> tuple[pd.Series, pd.Series, dict[str, str]]:
-    text = parse_text(raw).values
+    """`_normalize_category` over the distinct values, already trimmed (`parse_text`)."""
     vocab = _vocabulary(table, column, mapping, header)
     keys = normalize_key(text)
     mapped = keys.map(vocab)
-    bad = pd.Series(False, index=raw.index)
+    bad = pd.Series(False, index=text.index)
     key = f"{table}.{column}"
     if key == "deals.status":
         out = mapped.fillna("open").where(text.notna() | mapped.notna(), "open")
@@ -417,10 +417,9 @@ def combine_tables(
     tables = dict(existing or {})
     for item in results:
         spec = TABLES[item.table]
-        frames = [tables[item.table], item.frame] if item.table in tables else [item.frame]
         key = [k for k in spec.key if k in item.frame.columns]
-        if len(frames) > 1:
-            combined = pd.concat(frames, ignore_index=True)
+        if item.table in tables:
+            combined = pd.concat([tables[item.table], item.frame], ignore_index=True)
             merged = combined.drop_duplicates(subset=key, keep="last")
             item.report.replaced = len(combined) - len(merged)
             merged = merged.sort_values(key[0], kind="stable")

@@ -296,7 +296,7 @@ def parse_text(raw: pd.Series) -> Parsed:
     trimmed = pc.utf8_trim_whitespace(cells)
     # None when every cell is empty (nothing to share then)
     untouched = pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py()
-    s = s.copy(deep=False) if untouched else s.str.strip()
+    s = s.copy(deep=False) if untouched else pd.Series(pd.array(trimmed, dtype="str"), index=s.index)
     if pc.any(pc.equal(trimmed, "")).as_py():
         s = s.mask(s == "")
     return Parsed(s, pd.Series(False, index=raw.index), "")
