@@ -121,7 +121,6 @@ def metric_card(
     if series is not None and len(series):
         values = series["value"].astype("float64")
         spark = [float(v) for v in values.dropna()]
-    rows = result.rows
     return Card(
         id=result.id,
         label=spec.label,
@@ -132,7 +131,7 @@ def metric_card(
         available=result.available,
         reason=result.reason,
         sparkline=spark if len(spark) >= 2 else [],
-        count=len(rows) if rows is not None else None,
+        count=result.row_count,
     )
 
 

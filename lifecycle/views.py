@@ -48,7 +48,8 @@ def pacing_table(
 ) -> pd.DataFrame:
     """Quarter to date of each metric against the previous quarter at the same point, and where the quarter
     lands at the current pace (text cells: each metric keeps its own unit)."""
-    upto = [m for m in months if m <= month]
+    previous_quarter = pd.Period(month, freq="M").asfreq("Q").asfreq("M", "start") - 3
+    upto = [m for m in months if str(previous_quarter) <= m <= month]  # what the quarter columns read
     rows = []
     for metric_id in metric_ids:
         spec = CATALOG[metric_id]

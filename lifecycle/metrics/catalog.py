@@ -128,6 +128,17 @@ class MetricResult:
     """The rows behind the number (leads, deals, customers, responses …) for drill-through; not in JSON.
     May be given as a function returning the frame: it runs on first access."""
 
+    @property
+    def row_count(self) -> int | None:
+        """How many rows are behind the number (None without rows), without selecting them when the function
+        giving them can count them (``row_count``)."""
+        pending = self.__dict__.get("_rows")
+        counted = getattr(pending, "row_count", None) if callable(pending) else None
+        if counted is not None:
+            return int(counted)
+        rows = self.rows
+        return None if rows is None else len(rows)
+
 
 def _m(
     id: str,

@@ -17,9 +17,10 @@ Decisions where SPEC is silent (with those in ``records``, ``emails`` and ``scor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ from lifecycle.workspace import Tables
 
 __all__ = [
     "Facts",
+    "Later",
     "STAGE_DATE_COLUMNS",
     "build_facts",
     "month_bounds",
@@ -160,6 +162,47 @@ def _reengaged_at(tables: Tables, leads: pd.DataFrame, history: ScoreHistory | N
 
 # ---------------------------------------------------------------- the bundle
 
+T = TypeVar("T")
+
+
+class Later(Generic[T]):
+    """A value read on first use: a large frame of saved facts that most pages never read (``store``).
+
+    The value is read once, by the first caller; threads asking at the same time wait for that read."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read: Callable[[], T] | None = read
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._read is not None:
+                self._value, self._read = self._read(), None
+            return self._value  # type: ignore[return-value]
+
+
+class _ReadOnFirstUse:
+    """A Facts field that may be given as a :class:`Later`: reading the field reads the value then."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError(self.slot)  # no class-level default: the dataclass field stays required
+        value = obj.__dict__[self.slot]
+        if isinstance(value, Later):
+            value = obj.__dict__[self.slot] = value.get()  # read once (Later's lock), then held
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
+
+READ_ON_FIRST_USE = ("sends", "scores")
+"""The Facts fields that may be given as a :class:`Later`."""
+
 
 @dataclass(frozen=True, eq=False)
 class Facts:
@@ -186,6 +229,9 @@ class Facts:
       ``nps`` (``respondent``, ``responded_at``, ``score``, ``comment``, ``customer_id``, ``channel``).
     - ``scores``: the sorted :class:`ScoreHistory` (None without ``score_changes``).
 
+    ``sends`` and ``scores`` may be given as a :class:`Later` (facts opened from a workspace, ``store``): they are
+    read when first used; :meth:`has` says whether they exist without reading them.
+
     ``info`` holds provenance: ``stage_sources`` {column: [tables]}, ``score_source``, ``customer_source``,
     ``churn_known``, ``program_basis``, ``sends_filterable``, ``nps_filterable``, ``columns`` {table: set}.
     A view (``channel`` set) holds only that channel's rows; sends/NPS stay whole when they cannot be joined.
@@ -197,10 +243,10 @@ class Facts:
     leads: pd.DataFrame | None
     deals: pd.DataFrame | None
     customers: pd.DataFrame | None
-    sends: pd.DataFrame | None
+    sends: pd.DataFrame | None = _ReadOnFirstUse()  # type: ignore[assignment]
     send_months: pd.DataFrame | None
     email_summary: pd.DataFrame | None
-    scores: ScoreHistory | None
+    scores: ScoreHistory | None = _ReadOnFirstUse()  # type: ignore[assignment]
     spend: pd.DataFrame | None
     traffic: pd.DataFrame | None
     nps: pd.DataFrame | None
@@ -214,6 +260,14 @@ class Facts:
     def present(self) -> frozenset[str]:
         """Names of the canonical tables that were loaded."""
         return frozenset(self.tables)
+
+    def has(self, name: str) -> bool:
+        """Whether the frame ``name`` exists, without reading one that is read on first use."""
+        return self.stored(name) is not None
+
+    def stored(self, name: str) -> Any:
+        """The field ``name`` as given: a :class:`Later` when it has not been read yet."""
+        return self.__dict__[f"_{name}"] if name in READ_ON_FIRST_USE else getattr(self, name)
 
     def has_column(self, table: str, column: str) -> bool:
         """Whether the loaded ``table`` has ``column`` (False when the table is absent)."""
@@ -231,8 +285,12 @@ class Facts:
         """Boolean mask of the datetime ``values`` in [start, end) (NaT never is); a calendar month of one of
         these facts' date columns reads that column's month index (built on first use, see ``months``)."""
         if INDEX_KEY not in self.cache:
-            frames = [self.leads, self.deals, self.customers, self.sends, self.email_summary, self.spend,
-                      self.traffic, self.nps, self.scores.changes if self.scores is not None else None]  # fmt: skip
+            # A frame not read yet is not indexed: its months are compared directly (the same mask).
+            sends, scores = (
+                None if isinstance(v, Later) else v for v in (self.stored("sends"), self.stored("scores"))
+            )
+            frames = [self.leads, self.deals, self.customers, sends, self.email_summary, self.spend,
+                      self.traffic, self.nps, scores.changes if scores is not None else None]  # fmt: skip
             register(self.cache, frames)
         return month_mask(self.cache, values, start, end)
 
@@ -249,7 +307,10 @@ class Facts:
                 leads=_only(self.leads, channel),
                 deals=_only(self.deals, channel),
                 customers=_only(self.customers, channel),
-                sends=_only(self.sends, channel) if self.info["sends_filterable"] else self.sends,
+                sends=_narrowed(self.stored("sends"), channel)
+                if self.info["sends_filterable"]
+                else self.stored("sends"),
+                scores=self.stored("scores"),
                 send_months=_only(self.send_months, channel)
                 if self.info["sends_filterable"]
                 else self.send_months,
@@ -266,6 +327,13 @@ def _only(frame: pd.DataFrame | None, channel: str) -> pd.DataFrame | None:
     if frame is None:
         return None
     return frame[(frame["channel"] == channel).to_numpy()].reset_index(drop=True)
+
+
+def _narrowed(sends: pd.DataFrame | Later[pd.DataFrame | None] | None, channel: str) -> Any:
+    """``sends`` of one channel; when they are not read yet, read on first use too."""
+    if isinstance(sends, Later):
+        return Later(lambda: _only(sends.get(), channel))
+    return _only(sends, channel)
 
 
 def _channel_categories(frames: list[pd.DataFrame | None]) -> tuple[str, ...]:

@@ -123,19 +123,15 @@ def compute_all(
     return dict(results)
 
 
-def metric_series(
+def series_values(
     data: Tables | Facts,
     metric_id: str,
     months: Iterable[str],
     channel: str | None = None,
     settings: Settings | None = None,
-) -> pd.DataFrame:
-    """One metric over several months: columns ``month``, ``value``, ``available``, ``reason``.
-
-    Facts are built once and each month is a mask over them (no drill-through rows are built). Values are
-    remembered on the facts, so trends, sparklines and warnings over overlapping months compute each
-    (metric, month, channel, settings) once.
-    """
+) -> tuple[list[str], list[tuple[Any, bool, str | None]]]:
+    """What :func:`metric_series` holds, as plain lists: the months "YYYY-MM" and each month's (value,
+    available, reason) — for callers reading many short series, where building frames would dominate."""
     facts = build_facts(data)
     settings = settings or DEFAULT_SETTINGS
     _definition(metric_id)
@@ -151,6 +147,23 @@ def metric_series(
                 _compute(facts, metric_id, _scope(facts, parse_month(label), channel, settings, False)),
             )
         values.append(memo[key])
+    return labels, values
+
+
+def metric_series(
+    data: Tables | Facts,
+    metric_id: str,
+    months: Iterable[str],
+    channel: str | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """One metric over several months: columns ``month``, ``value``, ``available``, ``reason``.
+
+    Facts are built once and each month is a mask over them (no drill-through rows are built). Values are
+    remembered on the facts, so trends, sparklines and warnings over overlapping months compute each
+    (metric, month, channel, settings) once.
+    """
+    labels, values = series_values(data, metric_id, months, channel, settings)
     return pd.DataFrame(
         {
             "month": labels,
@@ -159,6 +172,43 @@ def metric_series(
             "reason": pd.array([r for _, _, r in values], dtype="str"),
         }
     )
+
+
+# ---------------------------------------------------------------- every value, saved with the facts
+
+VALUE_COLUMNS = ("metric", "month", "value", "available", "reason")
+SAVED_MONTHS = 36
+"""Months of values saved with the facts: a 24-month trend of the latest month plus its year-over-year months."""
+
+
+def recent_values(facts: Facts, settings: Settings | None = None) -> pd.DataFrame:
+    """Every catalog metric's value, all channels together, in each of the last ``SAVED_MONTHS`` months of the
+    data: what the overview's sparklines, warnings and pacing and the trend charts read. Columns
+    ``VALUE_COLUMNS``; ``value`` is float (NaN when there is none), ``reason`` missing when there is none."""
+    settings = settings or DEFAULT_SETTINGS
+    months = months_in_data(facts)[-SAVED_MONTHS:]
+    series = [metric_series(facts, metric_id, months, None, settings) for metric_id in CATALOG]
+    out = pd.concat(series, ignore_index=True)
+    out.insert(0, "metric", pd.array(np.repeat(list(CATALOG), len(months)), dtype="str"))
+    return out[list(VALUE_COLUMNS)]
+
+
+def remember_values(facts: Facts, values: pd.DataFrame, settings: Settings | None = None) -> None:
+    """Take ``values`` (from :func:`recent_values` of the same facts and settings) as already computed: series
+    of all channels over those months read them instead of computing them."""
+    settings = settings or DEFAULT_SETTINGS
+    memo = facts.cache.setdefault("series", {})
+    if len(memo) + len(values) > SERIES_MEMO_LIMIT:
+        return
+    counts = {metric_id for metric_id, d in CATALOG.items() if d.unit == "count"}
+    columns = zip(*(values[c].tolist() for c in VALUE_COLUMNS), strict=True)
+    for metric_id, month, value, available, reason in columns:
+        if value != value:  # NaN: no value
+            value = None
+        elif metric_id in counts and value.is_integer():
+            value = int(value)  # as Scope.result gives counts
+        reason = None if reason != reason or reason is None else reason
+        memo[_series_key(metric_id, month, None, settings)] = (value, bool(available), reason)
 
 
 # ---------------------------------------------------------------- months and channels
@@ -190,7 +240,8 @@ def _event_dates(facts: Facts) -> Iterable[pd.Series]:
         yield facts.scores.changes["at"]
 
 
-def _date_range(facts: Facts) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def event_date_range(facts: Facts) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The earliest and latest event date of the facts (see ``months_in_data``; None without dates)."""
     if "date_range" not in facts.cache:
         lows, highs = [], []
         for values in _event_dates(facts):
@@ -203,7 +254,7 @@ def _date_range(facts: Facts) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
 def months_in_data(data: Tables | Facts) -> list[str]:
     """Every month "YYYY-MM" from the earliest to the latest event date across the tables (empty: none)."""
-    span = _date_range(build_facts(data))
+    span = event_date_range(build_facts(data))
     if span is None:
         return []
     months = pd.period_range(span[0].to_period("M"), span[1].to_period("M"), freq="M")
@@ -212,7 +263,7 @@ def months_in_data(data: Tables | Facts) -> list[str]:
 
 def default_month(data: Tables | Facts) -> str | None:
     """The last complete month: the month before the one holding the latest date (None without dates)."""
-    span = _date_range(build_facts(data))
+    span = event_date_range(build_facts(data))
     if span is None:
         return None
     first, last = span[0].to_period("M"), span[1].to_period("M")

@@ -16,6 +16,7 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -69,14 +70,21 @@ class Funnel:
     by: Breakdown
     steps: pd.DataFrame
     members: pd.DataFrame
-    leads: pd.DataFrame = field(repr=False)
-    """Lead facts of the leads counted at any step (for drill-through)."""
+    view_leads: pd.DataFrame = field(repr=False)
+    """Lead facts of the funnel's channel (all of them; ``leads`` selects the counted ones)."""
+    counted: np.ndarray = field(repr=False)
+    """Positions in ``view_leads`` of the leads counted at any step."""
     notes: tuple[str, ...] = ()
     reason: str | None = None
 
     @property
     def available(self) -> bool:
         return self.reason is None
+
+    @cached_property
+    def leads(self) -> pd.DataFrame:
+        """Lead facts of the leads counted at any step (for drill-through; selected on first use)."""
+        return self.view_leads.iloc[self.counted].reset_index(drop=True)
 
     def rows(self, step: str, group: str | None = None) -> pd.DataFrame:
         """The leads counted at ``step`` (optionally in one group): lead facts plus entered_at and days."""
@@ -124,8 +132,6 @@ def known_steps(facts: Facts) -> tuple[list[str], list[str]]:
 def _group_of(leads: pd.DataFrame, by: Breakdown) -> pd.Series:
     if by is None:
         return pd.Series(ALL, index=leads.index, dtype="str")
-    if by not in ("channel", "segment"):
-        raise ValueError(f"a funnel is broken down by 'channel' or 'segment', not {by!r}")
     values = leads[by].astype("object").astype("str").str.strip()
     return values.mask(values.isna() | values.eq(""), NOT_SET)
 
@@ -212,9 +218,13 @@ def funnel(
     previous step; optionally one funnel per channel or segment."""
     if mode not in ("cohort", "period"):
         raise ValueError(f"funnel mode is 'cohort' or 'period', not {mode!r}")
+    if by not in (None, "channel", "segment"):
+        raise ValueError(f"a funnel is broken down by 'channel' or 'segment', not {by!r}")
     facts = build_facts(data).view(channel)
     period = parse_month(month)
-    empty = Funnel(mode, str(period), by, _empty_steps(), _empty_members(), pd.DataFrame())
+    empty = Funnel(
+        mode, str(period), by, _empty_steps(), _empty_members(), pd.DataFrame(), np.zeros(0, np.intp)
+    )
     if facts.leads is None:
         return replace(empty, reason=needs_text([("leads", "lead_stages")]))
     leads = facts.leads
@@ -225,7 +235,9 @@ def funnel(
     counted = np.zeros(len(leads), dtype=bool)
     for col in dated:
         counted |= facts.month_mask(leads[col].to_numpy(), start, end)
-    leads = leads[counted].reset_index(drop=True)
+    positions = np.flatnonzero(counted)
+    used = ["lead_id", *(STEP_DATES[s] for s in steps), *([by] if by is not None else [])]
+    leads = leads[used].iloc[positions].reset_index(drop=True)  # only the columns the counts read
     leads = leads.assign(_group=_group_of(leads, by))
     members = _members(leads, steps, mode, start, end)
     if by is None:
@@ -236,8 +248,7 @@ def funnel(
         sizes = sizes.reindex(sorted(set(members["group"]))).fillna(0)
         groups = sorted(sizes.index, key=lambda g: (g == NOT_SET, -sizes[g], g))
     table = _step_table(members, groups, steps)
-    counted_leads = leads.drop(columns="_group")
-    return Funnel(mode, str(period), by, table, members, counted_leads, tuple(notes))
+    return Funnel(mode, str(period), by, table, members, facts.leads, positions, tuple(notes))
 
 
 def funnel_rows(

@@ -4,6 +4,8 @@ month (a stable counting sort of its month numbers), so the rows of month M are 
 :func:`month_mask` answers "which values fall in the month" for any datetime array; arrays that are columns of
 the facts' frames use their index, any other array (a value computed on the fly) is compared directly. Both
 give the same mask; the index makes every month after the first cost the size of that month, not of the table.
+A column is indexed when a third distinct month of it is asked for: building the index costs about ten direct
+comparisons, so opening a workspace on one month (and the month before, for changes) does not pay for it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 INDEX_KEY = "month_index"
+INDEX_AFTER = 3
+"""A registered column is indexed when this many distinct months of it were asked for; until then, compared."""
 
 
 def month_ordinal(start: pd.Timestamp) -> int:
@@ -36,7 +40,7 @@ class MonthIndex:
     @classmethod
     def of(cls, values: np.ndarray) -> MonthIndex:
         valid = ~np.isnat(values)
-        months = values.astype("datetime64[M]").astype(np.int64)
+        months = _months_since_1970(values, valid)
         first = int(months[valid].min()) if valid.any() else 0
         span = int(months[valid].max()) - first + 1 if valid.any() else 0
         code_type = np.int16 if span < np.iinfo(np.int16).max else np.int64  # int16 sorts by radix
@@ -54,19 +58,30 @@ class MonthIndex:
         return out
 
 
+def _months_since_1970(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Month numbers of datetime ``values`` (0 where not ``valid``): whole days, then a table from each day
+    between the first and the last to its month (faster than numpy's calendar conversion of every value)."""
+    days = values.astype("datetime64[D]").view(np.int64)
+    if not valid.any():
+        return np.zeros(len(values), dtype=np.int64)
+    low, high = int(days[valid].min()), int(days[valid].max())
+    month_of_day = np.arange(low, high + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return np.where(valid, month_of_day[np.clip(days - low, 0, high - low)], 0)
+
+
 def _address(values: np.ndarray) -> tuple[int, int, str]:
     return values.__array_interface__["data"][0], len(values), values.dtype.str
 
 
 def register(cache: dict, frames: Iterable[pd.DataFrame | None]) -> None:
     """Make the datetime columns of ``frames`` indexable through ``cache`` (indexes are built on first use)."""
-    registry: dict[tuple[int, int, str], MonthIndex | None] = {}
+    registry: dict[tuple[int, int, str], MonthIndex | set[int]] = {}  # the index, or the months asked so far
     for frame in frames:
         if frame is None:
             continue
         for col in frame.columns:
             if frame[col].dtype.kind == "M":
-                registry[_address(frame[col].to_numpy())] = None
+                registry[_address(frame[col].to_numpy())] = set()
     cache[INDEX_KEY] = registry
 
 
@@ -78,7 +93,10 @@ def month_mask(cache: dict, values: np.ndarray, start: pd.Timestamp, end: pd.Tim
     whole_month = start == start.normalize() and start.day == 1 and end == start + pd.DateOffset(months=1)
     if key is None or key not in registry or not whole_month:
         return (values >= start.to_datetime64()) & (values < end.to_datetime64())
-    index = registry[key]
-    if index is None:
+    index, ordinal = registry[key], month_ordinal(start)
+    if isinstance(index, set):
+        index.add(ordinal)
+        if len(index) < INDEX_AFTER:
+            return (values >= start.to_datetime64()) & (values < end.to_datetime64())
         index = registry[key] = MonthIndex.of(values)
-    return index.mask(month_ordinal(start))
+    return index.mask(ordinal)

@@ -43,7 +43,7 @@ def reopened_leads(s: Scope) -> MetricResult:
     if s.facts.info["stage_sources"].get("reopened_at"):
         mask = s.in_month(leads["reopened_at"])
         return s.result(int(mask.sum()), {"basis": "reopened date"}, s.rows(leads, mask))
-    fallback_sources = "email_events" in s.facts.present or s.facts.scores is not None
+    fallback_sources = "email_events" in s.facts.present or s.facts.has("scores")
     if not s.facts.info["stage_sources"].get("recycled_at") or not fallback_sources:
         return s.unavailable(
             "needs reopened dates (a 'reopened_at' column or a lifecycle-stage history), or recycled dates "
@@ -73,7 +73,7 @@ def email_counts(s: Scope, audience: str) -> tuple[dict[str, Any], RowsSource]:
     """
     facts = s.facts
     details: dict[str, Any] = {}
-    if facts.sends is not None:
+    if facts.has("sends"):
         monthly = facts.send_months
         chosen = (monthly["month"].to_numpy() == s.start.to_datetime64()) & monthly["audience"].eq(
             audience
@@ -83,11 +83,11 @@ def email_counts(s: Scope, audience: str) -> tuple[dict[str, Any], RowsSource]:
             details[key] = int(monthly[key].to_numpy()[chosen].sum())
         if s.channel and not facts.info["sends_filterable"]:
             details["channel_filter"] = "not applied: email recipients do not join to leads or customers"
-        sends = facts.sends
         rows = None
         if s.with_rows:
 
-            def rows() -> pd.DataFrame:
+            def rows() -> pd.DataFrame:  # the event-level sends are read only when the rows are
+                sends = facts.sends
                 mask = s.in_month(sends["sent_at"]) & sends["audience"].eq(audience).to_numpy()
                 return sends[mask].reset_index(drop=True)
 
@@ -105,7 +105,7 @@ def email_counts(s: Scope, audience: str) -> tuple[dict[str, Any], RowsSource]:
 
 
 def _needs_summary_columns(s: Scope, columns: tuple[str, ...]) -> MetricResult | None:
-    if s.facts.sends is not None:
+    if s.facts.has("sends"):
         return None
     for column in columns:
         if not s.facts.has_column("email_sends", column):

@@ -28,6 +28,22 @@ RowsSource = pd.DataFrame | Callable[[], pd.DataFrame] | None
 """Rows behind a result, or a function selecting them on demand."""
 
 
+@dataclass(frozen=True, eq=False)
+class SelectedRows:
+    """The rows of ``frame`` where ``mask`` holds (all rows without one), selected when called; ``row_count``
+    counts them without selecting (a card shows how many rows are behind a number)."""
+
+    frame: pd.DataFrame
+    mask: np.ndarray | None = None
+
+    def __call__(self) -> pd.DataFrame:
+        return self.frame if self.mask is None else self.frame[self.mask].reset_index(drop=True)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.frame) if self.mask is None else int(np.count_nonzero(self.mask))
+
+
 @dataclass(frozen=True)
 class Scope:
     """One metric's inputs: the channel view of the facts, the month bounds, the channel and the settings."""
@@ -66,9 +82,7 @@ class Scope:
         """The drill-through rows, selected only when first read (None for series computations)."""
         if not self.with_rows or frame is None:
             return None
-        if mask is None:
-            return lambda: frame
-        return lambda: frame[mask].reset_index(drop=True)
+        return SelectedRows(frame, mask)
 
     def result(
         self,

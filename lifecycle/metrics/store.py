@@ -3,17 +3,26 @@ deriving them again.
 
 ``build_facts`` is the expensive step of opening data (joining millions of email events to leads, sorting the
 score history); its result depends only on the workspace's tables. :func:`save_facts` writes each frame of the
-facts as Parquet under ``facts/`` (categoricals stay dictionary-encoded, so reading them back is cheap) and
-records in the manifest which table files they were derived from; :func:`open_facts` reads them back when the
-tables are still those files, and otherwise derives the facts from the tables and saves them for next time.
-Writes follow the workspace's rule: files first, then the manifest in one atomic replace.
+facts as Parquet under ``facts/`` (categoricals stay dictionary-encoded, so reading them back is cheap), with
+every metric's value in the last three years of data under the default settings (``engine.recent_values``: what
+trend charts, sparklines, warnings and pacing read), and records in the manifest which table files they were derived from and which
+version of the metrics code derived them. :func:`open_facts` reads them back when both still hold, and otherwise
+derives the facts from the tables and saves them for next time. Writes follow the workspace's rule: files
+first, then the manifest in one atomic replace.
+
+Opening reads every frame except the two largest, the event-level email sends and the score history: only the
+nurture page's program and score-driver tables and the e-mail drill-through rows read them, so they are read
+on first use (``derived.Later``) from files opened when the facts were (a later save that replaces the files
+does not take them away from facts already open).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +31,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lifecycle.metrics.derived import Facts, build_facts
+from lifecycle.metrics.derived import Facts, Later, build_facts
+from lifecycle.metrics.engine import event_date_range, recent_values, remember_values
 from lifecycle.metrics.scores import ScoreHistory
 from lifecycle.workspace import _atomic_write, load_tables, read_manifest, table_files, write_manifest
 
 FACTS_DIR = "facts"
-FORMAT = 1
+FORMAT = 2
 """Version of the saved layout; a manifest entry of another version is ignored (the facts are rebuilt)."""
+CODE = (Path(__file__).parent, Path(__file__).parent.parent / "schema.py")
+"""The code the saved facts and values depend on: the metrics package and the canonical schema."""
 FRAMES = ("leads", "deals", "customers", "sends", "send_months", "email_summary", "spend", "traffic", "nps")
+
+
+@cache
+def code_version() -> str:
+    """A digest of the metrics code (``CODE``): facts saved by other code are derived again."""
+    digest = hashlib.sha256()
+    for place in CODE:
+        for path in sorted(place.glob("*.py")) if place.is_dir() else [place]:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _source(folder: Path) -> dict[str, str]:
@@ -62,10 +84,14 @@ def save_facts(folder: str | os.PathLike[str], facts: Facts) -> None:
         files["scores"] = _write_frame(folder, "scores", facts.scores.changes)
         leads = pd.DataFrame({"lead_id": facts.scores.lead_index, "start": facts.scores.starts[:-1]})
         files["score_leads"] = _write_frame(folder, "score_leads", leads)
+    files["values"] = _write_frame(folder, "values", recent_values(facts))
+    span = event_date_range(facts)
     manifest = read_manifest(folder)
     manifest["facts"] = {
         "format": FORMAT,
+        "code": code_version(),
         "source": _source(folder),
+        "date_range": [str(day) for day in span] if span is not None else None,
         "files": files,
         "info": _jsonable_info(facts.info),
         "channels": list(facts.channels),
@@ -75,33 +101,66 @@ def save_facts(folder: str | os.PathLike[str], facts: Facts) -> None:
     referenced = {Path(f).name for f in files.values()}
     for path in (folder / FACTS_DIR).iterdir():
         if path.name not in referenced:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # e.g. still open elsewhere on Windows: removed next time
+                path.unlink(missing_ok=True)
 
 
 def _read_frame(folder: Path, file: str) -> pd.DataFrame:
-    return pq.read_table(folder / file).to_pandas()
+    # ParquetFile.read gives one chunk per column (read_table splits large columns into batches, and selecting
+    # rows of a chunked text column, as a channel view does, costs several times more).
+    with pq.ParquetFile(folder / file) as opened:
+        return opened.read().to_pandas()
+
+
+def _frame_later(folder: Path, file: str) -> Later[pd.DataFrame]:
+    """The frame of ``file``, read on first use from the file opened now."""
+    opened = pq.ParquetFile(folder / file)
+
+    def read() -> pd.DataFrame:
+        with opened:
+            return opened.read().to_pandas()
+
+    return Later(read)
+
+
+def _scores_later(folder: Path, files: dict[str, str], rows: int) -> Later[ScoreHistory]:
+    changes, leads = _frame_later(folder, files["scores"]), _frame_later(folder, files["score_leads"])
+
+    def read() -> ScoreHistory:
+        lead_starts = leads.get()
+        starts = np.append(lead_starts["start"].to_numpy(dtype=np.int64), rows)
+        return ScoreHistory(changes.get(), pd.Index(lead_starts["lead_id"].array), starts)
+
+    return Later(read)
 
 
 def load_facts(folder: str | os.PathLike[str]) -> Facts | None:
-    """The saved facts of ``folder`` when they were derived from its current tables (else None)."""
+    """The saved facts of ``folder`` when they were derived from its current tables by this version of the
+    metrics code (else None). The email sends and the score history are read on first use."""
     folder = Path(folder)
     entry = read_manifest(folder).get("facts")
-    if not entry or entry.get("format") != FORMAT or entry.get("source") != _source(folder):
+    if not entry or entry.get("format") != FORMAT or entry.get("code") != code_version():
+        return None
+    if entry.get("source") != _source(folder):
         return None
     files = entry["files"]
     if not all((folder / f).exists() for f in files.values()):
         return None
-    frames = {name: _read_frame(folder, files[name]) if name in files else None for name in FRAMES}
-    scores = None
-    if "scores" in files:
-        leads = _read_frame(folder, files["score_leads"])
-        starts = np.append(leads["start"].to_numpy(dtype=np.int64), entry["score_rows"])
-        scores = ScoreHistory(_read_frame(folder, files["scores"]), pd.Index(leads["lead_id"].array), starts)
+    eager = [name for name in FRAMES if name != "sends"]
+    frames: dict[str, Any] = {
+        name: _read_frame(folder, files[name]) if name in files else None for name in eager
+    }
+    frames["sends"] = _frame_later(folder, files["sends"]) if "sends" in files else None
+    scores = _scores_later(folder, files, entry["score_rows"]) if "scores" in files else None
     info = dict(entry["info"])
     info["columns"] = {table: frozenset(cols) for table, cols in info["columns"].items()}
     # The metrics read the facts only; the tables are kept as their (empty) column layout for `present`.
     tables = {name: pd.DataFrame(columns=sorted(cols)) for name, cols in info["columns"].items()}
-    return Facts(tables=tables, scores=scores, channels=tuple(entry["channels"]), info=info, **frames)
+    facts = Facts(tables=tables, scores=scores, channels=tuple(entry["channels"]), info=info, **frames)
+    span = entry["date_range"]
+    facts.cache["date_range"] = tuple(pd.Timestamp(day) for day in span) if span is not None else None
+    remember_values(facts, _read_frame(folder, files["values"]))
+    return facts
 
 
 def open_facts(folder: str | os.PathLike[str], *, save: bool = True) -> Facts:

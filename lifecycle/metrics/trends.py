@@ -32,7 +32,7 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import CATALOG, MATURING_COHORT_RATES
 from lifecycle.metrics.derived import Facts, build_facts, parse_month
-from lifecycle.metrics.engine import metric_series, months_in_data
+from lifecycle.metrics.engine import metric_series, months_in_data, series_values
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.workspace import Tables
 
@@ -99,11 +99,11 @@ def _ordinal(month: str) -> int:
 def _monthly(series: pd.DataFrame) -> tuple[int, np.ndarray]:
     """The first month (as months since year 0) and the values on a gap-free monthly range from it (missing
     months and unavailable values are NaN; a repeated month keeps its last value)."""
-    months = np.array([_ordinal(m) for m in series["month"]], dtype=np.int64)
     values = series["value"].to_numpy(dtype="float64", na_value=np.nan)
     if "available" in series.columns:
         available = series["available"].fillna(False).astype(bool).to_numpy()
         values = np.where(available, values, np.nan)
+    months = np.array([_ordinal(m) for m in series["month"].tolist()], dtype=np.int64)
     if not len(months):
         return 0, np.array([], dtype="float64")
     first = int(months.min())
@@ -122,6 +122,31 @@ def _material(now: np.ndarray, before: np.ndarray, direction: Direction, min_mov
     delta = now - before
     with np.errstate(invalid="ignore"):
         return _worse(delta, direction) & (np.abs(delta) > min_move * np.abs(before))
+
+
+def _warnings(
+    values: np.ndarray, direction: Direction, settings: Settings, min_move: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each month's "two months running" and "worse than the trailing median" flags, and that median."""
+    prev, prev2, prev3 = (_shift(values, k) for k in (1, 2, 3))
+    two_months = _material(values, prev, direction, min_move) & _material(prev, prev2, direction, min_move)
+    median = np.median(np.vstack([prev, prev2, prev3]), axis=0)  # NaN when any of the three is missing
+    worse_by = (median - values) if direction == "up" else (values - median)
+    with np.errstate(invalid="ignore"):
+        below = (worse_by > 0) & (worse_by > settings.warning_margin * np.abs(median))
+    return two_months, below, median
+
+
+def _warns_last(
+    values: list[tuple[object, bool, str | None]], direction: Direction, settings: Settings, min_move: float
+) -> bool:
+    """Whether a warning fires in the last of consecutive months' (value, available, reason) (what
+    ``trend_table`` would flag there)."""
+    numbers = np.array([v if a and v is not None else np.nan for v, a, _ in values], dtype="float64")
+    if not len(numbers):
+        return False
+    two_months, below, _ = _warnings(numbers, direction, settings, min_move)
+    return bool(two_months[-1] or below[-1])
 
 
 def trend_table(
@@ -150,7 +175,7 @@ def trend_table(
     years = (ordinals // 12 + 1970).tolist()
     position = (ordinals % 12) % 3 + 1  # ordinal 0 is 1970-01
     quarter_id = ordinals // 3
-    prev, prev2, prev3, year_ago = (_shift(values, k) for k in (1, 2, 3, 12))
+    prev, prev2, year_ago = (_shift(values, k) for k in (1, 2, 12))
 
     # Quarter to date: defined where every month of the quarter so far is present and the series covers the
     # quarter from its first month.
@@ -166,12 +191,7 @@ def trend_table(
     back = np.arange(len(values)) - position
     previous_quarter = np.where(back >= 0, last_of_quarter[np.maximum(back, 0)], np.nan)
 
-    two_months = _material(values, prev, direction, min_move) & _material(prev, prev2, direction, min_move)
-    median = np.median(np.vstack([prev, prev2, prev3]), axis=0)  # NaN when any of the three is missing
-    worse_by = (median - values) if direction == "up" else (values - median)
-    with np.errstate(invalid="ignore"):
-        below = (worse_by > 0) & (worse_by > settings.warning_margin * np.abs(median))
-
+    two_months, below, median = _warnings(values, direction, settings, min_move)
     slide, gap = _messages(values, prev, prev2, median, two_months, below, direction, unit, label, settings)
     both = [" ".join(m for m in pair if m) for pair in zip(slide, gap, strict=True)]
     columns = {
@@ -306,6 +326,9 @@ def warnings_for_month(
     for metric_id, definition in CATALOG.items():
         if metric_id in MATURING_COHORT_RATES:
             continue
+        _, values = series_values(facts, metric_id, window, channel, settings)
+        if parts and not _warns_last(values, definition.direction, settings, min_move):
+            continue  # the table is built only for a metric that warns (and once, for the columns' types)
         series = metric_series(facts, metric_id, window, channel, settings)
         trend = trend_table(
             series, definition.direction, definition.unit, settings, label=definition.label, min_move=min_move

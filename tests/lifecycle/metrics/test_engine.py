@@ -102,6 +102,16 @@ def test_rows_behind_a_count_are_the_counted_leads():
     assert isinstance(result.rows, pd.DataFrame) and sorted(result.rows["lead_id"]) == ["b", "c"]
 
 
+def test_rows_are_counted_without_selecting_them_and_the_count_is_their_number():
+    result = compute_metric(TABLES, "capture.new_leads", "2026-02")
+    assert result.row_count == 2  # b, c
+    assert "_rows" in result.__dict__ and callable(result.__dict__["_rows"])  # not selected by counting
+    assert len(result.rows) == result.row_count
+    for metric in compute_all(TABLES, "2026-03").values():
+        counted = metric.row_count
+        assert counted == (None if metric.rows is None else len(metric.rows)), metric.id
+
+
 def test_payload_follows_spec_section_6_and_is_strict_json():
     payload = metrics_payload(TABLES)
     assert payload["month"] == "2026-03" and payload["channel"] is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -9,7 +11,14 @@ from hypothesis import strategies as st
 
 from lifecycle.metrics import DEFAULT_SETTINGS, Settings, build_facts, metric_series
 from lifecycle.metrics.derived import month_bounds
-from lifecycle.metrics.months import month_mask, register
+from lifecycle.metrics.months import (
+    INDEX_AFTER,
+    INDEX_KEY,
+    MonthIndex,
+    _months_since_1970,
+    month_mask,
+    register,
+)
 from lifecycle.sample import generate
 
 dates = st.lists(
@@ -20,20 +29,26 @@ dates = st.lists(
 )
 
 
+MONTHS = ["2023-10", "2023-11", "2024-02", "2025-12", "2027-02", "2027-03"]
+
+
 @settings(max_examples=150, deadline=None)
-@given(dates, st.sampled_from(["2023-10", "2023-11", "2024-02", "2025-12", "2027-02", "2027-03"]))
-def test_indexed_month_mask_equals_comparing_every_date(values, month):
+@given(dates, st.permutations(MONTHS))
+def test_indexed_month_mask_equals_comparing_every_date(values, months):
     frame = pd.DataFrame({"at": pd.Series(values, dtype="datetime64[us]")})
     cache: dict = {}
     register(cache, [frame])
-    start, end = month_bounds(month)
     arr = frame["at"].to_numpy()
-    expected = (arr >= start.to_datetime64()) & (arr < end.to_datetime64())
-    assert month_mask(cache, arr, start, end).tolist() == expected.tolist()  # indexed
-    assert month_mask(cache, arr.copy(), start, end).tolist() == expected.tolist()  # not registered
-    day = start + pd.Timedelta(days=3)  # not a calendar month: compared, not indexed
-    partial = (arr >= day.to_datetime64()) & (arr < end.to_datetime64())
-    assert month_mask(cache, arr, day, end).tolist() == partial.tolist()
+    for asked, month in enumerate(months, start=1):  # compared for the first months asked, then indexed
+        start, end = month_bounds(month)
+        expected = (arr >= start.to_datetime64()) & (arr < end.to_datetime64())
+        assert month_mask(cache, arr, start, end).tolist() == expected.tolist()
+        assert month_mask(cache, arr, start, end).tolist() == expected.tolist()  # the same month again
+        assert isinstance(next(iter(cache[INDEX_KEY].values())), MonthIndex) == (asked >= INDEX_AFTER)
+        assert month_mask(cache, arr.copy(), start, end).tolist() == expected.tolist()  # not registered
+        day = start + pd.Timedelta(days=3)  # not a calendar month: compared, not indexed
+        partial = (arr >= day.to_datetime64()) & (arr < end.to_datetime64())
+        assert month_mask(cache, arr, day, end).tolist() == partial.tolist()
 
 
 def test_remembered_series_values_depend_on_the_settings_and_match_a_fresh_computation():
@@ -49,3 +64,17 @@ def test_remembered_series_values_depend_on_the_settings_and_match_a_fresh_compu
     pd.testing.assert_frame_equal(
         default, metric_series(fresh, "convert.roi_12m", months, settings=DEFAULT_SETTINGS)
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))),
+        max_size=40,
+    )
+)
+def test_month_numbers_are_numpys_calendar_months(values):
+    arr = pd.Series(values, dtype="datetime64[us]").to_numpy()
+    valid = ~np.isnat(arr)
+    expected = np.where(valid, arr.astype("datetime64[M]").astype(np.int64), 0)
+    assert _months_since_1970(arr, valid).tolist() == expected.tolist()

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lifecycle.metrics import build_facts, channels, compute_all, months_in_data
+from lifecycle.metrics import (
+    CATALOG,
+    Settings,
+    build_facts,
+    channels,
+    compute_all,
+    engine,
+    metric_series,
+    months_in_data,
+)
+from lifecycle.metrics.derived import Later
+from lifecycle.metrics.engine import SAVED_MONTHS
 from lifecycle.metrics.store import FRAMES, load_facts, open_facts, save_facts
 from lifecycle.sample import generate
 from lifecycle.workspace import commit, load_tables
@@ -70,3 +81,54 @@ def test_a_workspace_that_cannot_be_written_still_opens(tmp_path, monkeypatch):
     monkeypatch.setattr("lifecycle.metrics.store.save_facts", refuse)
     assert len(open_facts(tmp_path).leads) == 300
     assert load_facts(tmp_path) is None
+
+
+def test_opening_leaves_the_email_sends_and_score_history_unread_until_used(workspace):
+    built = build_facts(load_tables(workspace))
+    save_facts(workspace, built)
+    loaded = load_facts(workspace)
+    month = months_in_data(built)[-2]
+    results = compute_all(loaded, month)
+    compute_all(loaded, month, channels(built)[0])
+    assert isinstance(loaded.stored("sends"), Later) and isinstance(loaded.stored("scores"), Later)
+    assert loaded.has("sends") and loaded.has("scores")
+    # A later save replaces the files; facts opened before still read theirs.
+    save_facts(workspace, built)
+    rows = results["nurture.email_open_rate"].rows
+    expected = compute_all(built, month)["nurture.email_open_rate"].rows
+    pd.testing.assert_frame_equal(rows, expected)
+    assert not isinstance(loaded.stored("sends"), Later)
+    view = loaded.view(channels(built)[0])
+    pd.testing.assert_frame_equal(view.sends, built.view(channels(built)[0]).sends)
+    pd.testing.assert_frame_equal(loaded.scores.changes, built.scores.changes)
+
+
+def test_saved_values_answer_series_without_computing_and_only_for_the_default_settings(
+    workspace, monkeypatch
+):
+    built = build_facts(load_tables(workspace))
+    save_facts(workspace, built)
+    loaded = load_facts(workspace)
+    months = months_in_data(built)[-SAVED_MONTHS:]
+    assert len(months) == SAVED_MONTHS
+    expected = {metric_id: metric_series(built, metric_id, months) for metric_id in CATALOG}
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("a saved value was computed again")
+
+    monkeypatch.setattr(engine, "_compute", no_computing)
+    for metric_id in CATALOG:
+        pd.testing.assert_frame_equal(
+            metric_series(loaded, metric_id, months), expected[metric_id], obj=metric_id
+        )
+    with pytest.raises(AssertionError, match="computed again"):
+        metric_series(loaded, "nurture.mqls", months[-1:], settings=Settings(mql_threshold=60.0))
+    with pytest.raises(AssertionError, match="computed again"):
+        metric_series(loaded, "nurture.mqls", months[:1], channel=channels(built)[0])
+
+
+def test_facts_saved_by_other_metrics_code_are_derived_again(workspace, monkeypatch):
+    open_facts(workspace)
+    assert load_facts(workspace) is not None
+    monkeypatch.setattr("lifecycle.metrics.store.code_version", lambda: "other code")
+    assert load_facts(workspace) is None
