@@ -57,3 +57,19 @@ def test_a_missing_workspace_folder_says_so_on_the_data_page(tmp_path, monkeypat
     assert any("Workspace nowhere" in m.value for m in at.sidebar.markdown)
     at = open_page(at, "data")
     assert any("could not be opened" in e.value and "nowhere" in e.value for e in at.error)
+
+
+def test_the_nurture_page_reads_the_saved_sends_and_score_history_of_a_folder(folder, monkeypatch) -> None:
+    from lifecycle.metrics.drivers import score_drivers
+    from lifecycle.metrics.store import open_facts
+
+    open_facts(folder)  # saved: the app reads them, the sends and score history on first use
+    monkeypatch.setenv(DATA_DIR_ENV, str(folder))
+    at = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "nurture")
+    assert not at.exception and not at.error
+    expected = lm.build_facts(load_tables(folder))
+    month = lm.default_month(expected)
+    drivers = score_drivers(expected, month).drivers  # from the score history
+    assert len(drivers) and any(list(frame.value.iloc[:, 0]) == list(drivers["reason"]) for frame in at.dataframe)
+    programs = [frame.value for frame in at.dataframe if "program" in frame.value.columns]
+    assert programs and programs[0]["recipients"].sum() > 0  # from the e-mail sends
