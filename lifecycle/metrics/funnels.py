@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
@@ -140,56 +141,72 @@ def _members(
     leads: pd.DataFrame, steps: list[str], mode: FunnelMode, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
     """One row per (lead, step) counted, with the lead's own date and days from the previous step."""
-    dates = {s: leads[STEP_DATES[s]] for s in steps}
+    if not steps:
+        return _empty_members()
+    dates = {s: leads[STEP_DATES[s]].to_numpy() for s in steps}
     if mode == "cohort":
-        reached = {}
-        later = pd.Series(False, index=leads.index)
+        reached, later = {}, np.zeros(len(leads), dtype=bool)
         # Walk from the last step back so "reached" = own date or any later step's date.
         for step in reversed(steps):
-            later = later | dates[step].notna()
-            reached[step] = later.copy()
+            later = later | ~np.isnat(dates[step])
+            reached[step] = later
     else:
-        reached = {s: (dates[s] >= start) & (dates[s] < end) for s in steps}
-    parts = []
+        reached = {s: (dates[s] >= start.to_datetime64()) & (dates[s] < end.to_datetime64()) for s in steps}
+    rows, own, days = [], [], []
     for i, step in enumerate(steps):
-        mask = reached[step].to_numpy()
-        own = dates[step][mask]
+        at = np.flatnonzero(reached[step])
+        rows.append(at)
+        own.append(dates[step][at])
         if i == 0:
-            days = pd.Series(np.nan, index=own.index)
+            days.append(np.full(len(at), np.nan))
         else:
-            days = (own - dates[steps[i - 1]][mask]).dt.total_seconds() / 86400.0
-            days = days.where(days >= 0)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "lead_id": leads["lead_id"][mask],
-                    "group": leads["_group"][mask],
-                    "step": step,
-                    "entered_at": own,
-                    "days_from_previous": days.astype("float64"),
-                }
-            )
-        )
-    if not parts:
-        return _empty_members()
-    out = pd.concat(parts, ignore_index=True)
-    out["step"] = out["step"].astype("str")
-    out["entered_at"] = out["entered_at"].astype("datetime64[us]")
-    return out
+            gap = (dates[step][at] - dates[steps[i - 1]][at]) / np.timedelta64(1, "s") / 86400.0
+            days.append(np.where(gap >= 0, gap, np.nan))  # NaT (missing date) gives NaN, kept NaN
+    positions = np.concatenate(rows)
+    return pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].take(positions).reset_index(drop=True),
+            "group": leads["_group"].take(positions).reset_index(drop=True),
+            "step": _repeated(steps, [len(r) for r in rows]),
+            "entered_at": np.concatenate(own).astype("datetime64[us]"),
+            "days_from_previous": np.concatenate(days).astype("float64"),
+        }
+    )
+
+
+def _repeated(texts: list[str], counts: list[int]) -> pd.Series:
+    """Each text repeated its count of times, as a text column (one Arrow take: no Python string per row)."""
+    codes = np.repeat(np.arange(len(texts)), counts)
+    return pd.Series(pa.array(texts, pa.large_string()).take(pa.array(codes)), dtype="str")
 
 
 def _step_table(members: pd.DataFrame, groups: list[str], steps: list[str]) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([groups, steps], names=["group", "step"])
-    grouped = members.groupby(["group", "step"], observed=True, sort=False)
-    days = grouped["days_from_previous"]
-    table = pd.DataFrame(
-        {
-            "count": grouped.size(),
-            "median_days": days.median(),
-            "p90_days": days.quantile(0.9),
-            "n_timed": days.count(),
-        }
-    ).reindex(grid)
+    if groups == [ALL]:  # one group: per step with numpy (pandas' groupby costs more than the counting)
+        days_all = members["days_from_previous"].to_numpy()
+        counts, medians, p90s, timed = [], [], [], []
+        for step in steps:
+            chosen = members["step"].eq(step).to_numpy()
+            days = days_all[chosen]
+            days = days[~np.isnan(days)]
+            counts.append(int(chosen.sum()))
+            timed.append(len(days))
+            medians.append(float(np.quantile(days, 0.5)) if len(days) else np.nan)
+            p90s.append(float(np.quantile(days, 0.9)) if len(days) else np.nan)
+        table = pd.DataFrame(
+            {"count": counts, "median_days": medians, "p90_days": p90s, "n_timed": timed}, index=grid
+        )
+    else:
+        grouped = members.groupby(["group", "step"], observed=True, sort=False)
+        days = grouped["days_from_previous"]
+        table = pd.DataFrame(
+            {
+                "count": grouped.size(),
+                "median_days": days.median(),
+                "p90_days": days.quantile(0.9),
+                "n_timed": days.count(),
+            }
+        ).reindex(grid)
     table["count"] = table["count"].fillna(0).astype("int64")
     table["n_timed"] = table["n_timed"].fillna(0).astype("int64")
     table = table.reset_index()
@@ -222,10 +239,10 @@ def funnel(
         raise ValueError(f"a funnel is broken down by 'channel' or 'segment', not {by!r}")
     facts = build_facts(data).view(channel)
     period = parse_month(month)
-    empty = Funnel(
-        mode, str(period), by, _empty_steps(), _empty_members(), pd.DataFrame(), np.zeros(0, np.intp)
-    )
     if facts.leads is None:
+        empty = Funnel(
+            mode, str(period), by, _empty_steps(), _empty_members(), pd.DataFrame(), np.zeros(0, np.intp)
+        )
         return replace(empty, reason=needs_text([("leads", "lead_stages")]))
     leads = facts.leads
     steps, notes = known_steps(facts)

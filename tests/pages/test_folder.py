@@ -70,6 +70,8 @@ def test_the_nurture_page_reads_the_saved_sends_and_score_history_of_a_folder(fo
     expected = lm.build_facts(load_tables(folder))
     month = lm.default_month(expected)
     drivers = score_drivers(expected, month).drivers  # from the score history
-    assert len(drivers) and any(list(frame.value.iloc[:, 0]) == list(drivers["reason"]) for frame in at.dataframe)
+    assert len(drivers) and any(
+        list(frame.value.iloc[:, 0]) == list(drivers["reason"]) for frame in at.dataframe
+    )
     programs = [frame.value for frame in at.dataframe if "program" in frame.value.columns]
     assert programs and programs[0]["recipients"].sum() > 0  # from the e-mail sends

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,8 @@ from lifecycle.metrics.months import (
     INDEX_AFTER,
     INDEX_KEY,
     MonthIndex,
-    _months_since_1970,
+    _in_range,
+    _month_codes,
     month_mask,
     register,
 )
@@ -73,8 +74,29 @@ def test_remembered_series_values_depend_on_the_settings_and_match_a_fresh_compu
         max_size=40,
     )
 )
-def test_month_numbers_are_numpys_calendar_months(values):
+def test_month_codes_are_numpys_calendar_months(values):
     arr = pd.Series(values, dtype="datetime64[us]").to_numpy()
     valid = ~np.isnat(arr)
-    expected = np.where(valid, arr.astype("datetime64[M]").astype(np.int64), 0)
-    assert _months_since_1970(arr, valid).tolist() == expected.tolist()
+    first, span, codes = _month_codes(arr)
+    months = arr.astype("datetime64[M]").astype(np.int64)
+    assert codes[valid].tolist() == (months[valid] - first).tolist()
+    assert (codes[~valid] == span).all()
+    if valid.any():
+        assert first == months[valid].min() and span == months[valid].max() - first + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))),
+        max_size=40,
+    ),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+    st.sampled_from(["us", "ms", "s"]),
+)
+def test_a_range_compared_as_integers_equals_comparing_datetimes(values, start, length, unit):
+    arr = pd.Series(values, dtype="datetime64[us]").to_numpy().astype(f"datetime64[{unit}]")
+    low, high = pd.Timestamp(start), pd.Timestamp(start + length)
+    expected = (arr >= low.to_datetime64()) & (arr < high.to_datetime64())
+    assert _in_range(arr, low, high).tolist() == expected.tolist()
