@@ -55,8 +55,9 @@ class MonthIndex:
 
 def _month_codes(values: np.ndarray) -> tuple[int, int, np.ndarray]:
     """The first month of datetime ``values`` (months since 1970-01), the number of months from it to the
-    last, and each value's month counted from the first; a missing date gets that number (one past the last). Whole days, then a table from each day between the first and
-    the last to its month code (a fraction of the cost of numpy's calendar conversion of every value)."""
+    last, and each value's month counted from the first; a missing date gets that number (one past the last).
+    Whole days, then a table from each day between the first and the last to its month code (a fraction of the
+    cost of numpy's calendar conversion of every value)."""
     valid = ~np.isnat(values)
     if not valid.any():
         return 0, 0, np.zeros(len(values), dtype=np.int16)

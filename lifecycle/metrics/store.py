@@ -4,11 +4,11 @@ deriving them again.
 ``build_facts`` is the expensive step of opening data (joining millions of email events to leads, sorting the
 score history); its result depends only on the workspace's tables. :func:`save_facts` writes each frame of the
 facts as Parquet under ``facts/`` (categoricals stay dictionary-encoded, so reading them back is cheap), with
-every metric's value in the last three years of data under the default settings (``engine.recent_values``: what
-trend charts, sparklines, warnings and pacing read), and records in the manifest which table files they were derived from and which
-version of the metrics code derived them. :func:`open_facts` reads them back when both still hold, and otherwise
-derives the facts from the tables and saves them for next time. Writes follow the workspace's rule: files
-first, then the manifest in one atomic replace.
+every metric's value in the last three years of data under the default settings (``engine.recent_values``:
+what trend charts, sparklines, warnings and pacing read), and records in the manifest which table files they
+were derived from and which version of the metrics code derived them. :func:`open_facts` reads them back when
+both still hold, and otherwise derives the facts from the tables and saves them for next time. Writes follow
+the workspace's rule: files first, then the manifest in one atomic replace.
 
 Opening reads every frame except the two largest, the event-level email sends and the score history: only the
 nurture page's program and score-driver tables and the e-mail drill-through rows read them, so they are read
