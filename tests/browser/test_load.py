@@ -90,6 +90,29 @@ async def sidebar_options(page: Page, index: int) -> list[str]:
     return texts
 
 
+async def upload_own_leads(page: Page, i: int) -> int:
+    """Drop session i's file on the Data page's "Upload exports" until the sidebar lists it; returns how many
+    times it had to be dropped again.
+
+    With five sessions on two shared cores, a file set while the page was still re-rendering sometimes did not
+    register at all (the sidebar kept the sample for the whole 90 s wait, in 3 of 4 CI runs of the full suite;
+    never in runs of the browser tests alone). A user would drop it again; so does the test, once."""
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Upload exports")
+    file = {"name": file_name(i), "mimeType": "text/csv", "buffer": leads_csv(i)}
+    for retries, wait in enumerate((RUN_TIMEOUT // 2, RUN_TIMEOUT)):
+        await uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files=[file])
+        try:
+            await expect(page.get_by_test_id("stSidebar")).to_contain_text(
+                "Your uploads (1 file)", timeout=wait
+            )
+            return retries
+        except AssertionError:
+            if retries:
+                raise
+            await settle(page)
+    raise AssertionError("unreachable")
+
+
 async def user(i: int, browser, server: str) -> dict:  # type: ignore[no-untyped-def]
     """One user's visit; returns what it saw and when each step ended (seconds from its start)."""
     start = time.monotonic()
@@ -104,12 +127,7 @@ async def user(i: int, browser, server: str) -> dict:  # type: ignore[no-untyped
         seen["sample at"] = round(time.monotonic() - start, 1)
 
         await open_nav(page, "Data")
-        await page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(
-            files=[{"name": file_name(i), "mimeType": "text/csv", "buffer": leads_csv(i)}]
-        )
-        await expect(page.get_by_test_id("stSidebar")).to_contain_text(
-            "Your uploads (1 file)", timeout=RUN_TIMEOUT
-        )
+        seen["upload retries"] = await upload_own_leads(page, i)
         await settle(page)
         seen["errors"] += await errors_on(page)
 
@@ -184,7 +202,8 @@ def test_five_concurrent_sessions_each_see_only_their_own_upload(server: str) ->
         f"{[s['switches'] for s in seen]}; errors {sum(len(s['errors']) for s in seen)}; server RSS "
         f"{rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after "
         f"(+{(rss_after - rss_before) / 2**20:.0f} MiB); sample / uploaded / done at "
-        f"{[(s['sample at'], s['uploaded at'], s['done at']) for s in seen]} s"
+        f"{[(s['sample at'], s['uploaded at'], s['done at']) for s in seen]} s; uploads dropped again "
+        f"{[s['upload retries'] for s in seen]}"
     )
 
     for s in seen:
