@@ -182,34 +182,24 @@ def _repeated(texts: list[str], counts: list[int]) -> pd.Series:
 
 def _step_table(members: pd.DataFrame, groups: list[str], steps: list[str]) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([groups, steps], names=["group", "step"])
-    if groups == [ALL]:  # one group: per step with numpy (pandas' groupby costs more than the counting)
-        days_all = members["days_from_previous"].to_numpy()
-        counts, medians, p90s, timed = [], [], [], []
+    # Per group and step with numpy: a few groups and five steps, where pandas' groupby costs more than counting.
+    days_all = members["days_from_previous"].to_numpy()
+    in_step = {step: members["step"].eq(step).to_numpy() for step in steps}
+    counts, medians, p90s, timed = [], [], [], []
+    for group in groups:
+        in_group = members["group"].eq(group).to_numpy()
         for step in steps:
-            chosen = members["step"].eq(step).to_numpy()
+            chosen = in_group & in_step[step]
             days = days_all[chosen]
             days = days[~np.isnan(days)]
             counts.append(int(chosen.sum()))
             timed.append(len(days))
             medians.append(float(np.quantile(days, 0.5)) if len(days) else np.nan)
             p90s.append(float(np.quantile(days, 0.9)) if len(days) else np.nan)
-        table = pd.DataFrame(
-            {"count": counts, "median_days": medians, "p90_days": p90s, "n_timed": timed}, index=grid
-        )
-    else:
-        grouped = members.groupby(["group", "step"], observed=True, sort=False)
-        days = grouped["days_from_previous"]
-        table = pd.DataFrame(
-            {
-                "count": grouped.size(),
-                "median_days": days.median(),
-                "p90_days": days.quantile(0.9),
-                "n_timed": days.count(),
-            }
-        ).reindex(grid)
-    table["count"] = table["count"].fillna(0).astype("int64")
-    table["n_timed"] = table["n_timed"].fillna(0).astype("int64")
-    table = table.reset_index()
+    table = pd.DataFrame(
+        {"count": counts, "median_days": medians, "p90_days": p90s, "n_timed": timed}, index=grid
+    )
+    table = table.astype({"count": "int64", "n_timed": "int64"}).reset_index()
     counts = table["count"].astype("float64")
     first = table.groupby("group", sort=False)["count"].transform("first").astype("float64")
     previous = table.groupby("group", sort=False)["count"].shift(1).astype("float64")
