@@ -153,7 +153,7 @@ def profile_misses(
                 lambda base=base: INTERACTIONS[base](load_workspace(workspace, opened.month), 0)  # noqa: B023
             )
         elif name == "build_facts_s":
-            out[name] = hotspots(lambda: build_facts(load_tables(workspace)))
+            out[name] = hotspots(lambda: build_facts(load_tables(workspace, compact=True)))
         elif name.startswith("ratio_vs_duckdb"):
             target = "month_switch" if name == "ratio_vs_duckdb" else "all_metrics"
             out[name] = hotspots(lambda target=target: INTERACTIONS[target](opened, 99))
@@ -209,7 +209,7 @@ def _measure(
         ingest_s, loaded, rejected, errors = None, {}, None, []
     phases["ingest"] = peak_rss_mb()
     # Derive the facts once and save them in the workspace, as `python -m lifecycle ingest` does.
-    build_s, _ = timed(lambda: save_facts(workspace, build_facts(load_tables(workspace))))
+    build_s, _ = timed(lambda: save_facts(workspace, build_facts(load_tables(workspace, compact=True))))
     phases["build_facts"] = peak_rss_mb()
 
     interactions, values, opened = measure_interactions(workspace, args.month, args.repeat)

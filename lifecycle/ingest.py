@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
-from lifecycle.reader import RawTable, ReadError, read_raw
+from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import normalize_key, parse_datetime, parse_number, parse_text
@@ -176,6 +176,8 @@ def _parse_column(
     comma_hint: bool,
     report: IngestReport,
 ) -> _Column:
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        return _parse_distinct(table, canonical, raw, header, mapping, default_order, comma_hint, report)
     kind = TABLES[table].column(canonical).kind
     if kind == "datetime":
         convention = mapping.dates if mapping is not None else "auto"
@@ -214,7 +216,39 @@ def _parse_column(
     return _Column(parsed.values, parsed.bad, "")
 
 
+def _parse_distinct(
+    table: str,
+    canonical: str,
+    raw: pd.Series,
+    header: str,
+    mapping: ColumnMapping | None,
+    default_order: str,
+    comma_hint: bool,
+    report: IngestReport,
+) -> _Column:
+    """`_parse_column` of a categorical column (a large file, `reader.DICTIONARY_BYTES`): each distinct value
+    is parsed once and the result spread to the rows. Text stays categorical; dates and numbers are dense."""
+    distinct = pd.Series([*raw.cat.categories, None], dtype="str")  # the last one stands for the empty cells
+    col = _parse_column(table, canonical, distinct, header, mapping, default_order, comma_hint, report)
+    codes = raw.cat.codes.to_numpy()
+    rows = np.where(codes < 0, len(distinct) - 1, codes)
+    bad = pd.Series(col.bad.to_numpy(dtype=bool)[rows], index=raw.index)
+    if col.values.dtype == "str":
+        value_codes, values = pd.factorize(col.values)  # trimming or synonyms can merge distinct values
+        spread = pd.Categorical.from_codes(value_codes[rows], categories=pd.Index(values, dtype="str"))
+        return _Column(pd.Series(spread, index=raw.index), bad, col.reason)
+    return _Column(pd.Series(col.values.array.take(rows), index=raw.index), bad, col.reason)
+
+
 # ---------------------------------------------------------------------------------------------- one table
+
+
+def _compact_columns(table: str, columns: Mapping[str, pd.Series]) -> list[str]:
+    """The categorical columns of an event-level table (`workspace.COMPACT_TABLES`), kept categorical: every
+    other table's text is str, as the schema says, whatever file size it came from."""
+    if table not in workspace.COMPACT_TABLES:
+        return []
+    return [name for name, values in columns.items() if isinstance(values.dtype, pd.CategoricalDtype)]
 
 
 def _default_order(raw: RawTable) -> str:
@@ -263,8 +297,9 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
         fresh = mask & reasons.isna()
         if fresh.any():
             reasons = reasons.mask(fresh, reason)
-            if cells is not None:
-                culprit = culprit.mask(fresh, cells)
+            if cells is not None:  # only the rejected cells are spelled out (a column may be categorical)
+                at = fresh.to_numpy(dtype=bool)
+                culprit.iloc[at] = cells[at].astype(object).to_numpy()
 
     for canonical in spec.column_names:
         if canonical in detection.columns:
@@ -297,7 +332,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
             none = np.logical_and.reduce([p.isna().to_numpy() for p in present])
             reject(pd.Series(none, index=frame.index), f"{' / '.join(group)}: all empty")
 
-    result = coerce_frame(name, pd.DataFrame(out, index=frame.index))
+    result = coerce_frame(name, pd.DataFrame(out, index=frame.index), categorical=_compact_columns(name, out))
     # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
     key = [k for k in spec.key if k in result.columns]
     valid = reasons.isna()
@@ -328,7 +363,7 @@ def _rejected_frame(raw: RawTable, reasons: pd.Series, culprit: pd.Series, loade
     bad = raw.frame[~loaded]
     parts = []
     if len(bad):
-        cells = bad.copy()
+        cells = bad.astype("str")
         cells.columns = raw.headers
         kind = reasons[~loaded].astype(str)
         value = culprit[~loaded]
@@ -381,7 +416,13 @@ def read_export(
         raws = read_raw(data, name)
     except ReadError as exc:
         raise IngestError(str(exc)) from exc
-    del data  # a large export's bytes are not kept while its rows are parsed (see `read_export_file`)
+    del data  # a large export's bytes are not kept while its rows are parsed
+    return _ingest_tables(raws, table=table, mapping=mapping)
+
+
+def _ingest_tables(
+    raws: list[RawTable], *, table: str | None, mapping: ColumnMapping | None
+) -> list[Ingested]:
     results: list[Ingested] = []
     errors: list[str] = []
     while raws:
@@ -402,11 +443,15 @@ def read_export(
 def read_export_file(
     path: str | os.PathLike[str], *, table: str | None = None, mapping: ColumnMapping | None = None
 ) -> list[Ingested]:
+    """`read_export` of a file on disk; a plain text export is parsed as it is read (`reader.read_raw_file`)."""
     path = Path(path)
-    try:  # the bytes are passed on, not kept here: `read_export` lets them go once they are parsed
-        return read_export(path.read_bytes(), path.name, table=table, mapping=mapping)
+    try:
+        raws = read_raw_file(path)
+    except ReadError as exc:
+        raise IngestError(str(exc)) from exc
     except OSError as exc:
         raise IngestError(f"{path}: cannot be read ({exc.strerror})") from exc
+    return _ingest_tables(raws, table=table, mapping=mapping)
 
 
 def combine_tables(
@@ -429,7 +474,9 @@ def combine_tables(
             item.report.warnings.append(
                 f"{item.report.replaced} row(s) replace rows with the same {'/'.join(key)} loaded before"
             )
-        tables[item.table] = coerce_frame(item.table, merged.reset_index(drop=True))
+        tables[item.table] = coerce_frame(
+            item.table, merged.reset_index(drop=True), categorical=_compact_columns(item.table, merged)
+        )
     return tables
 
 

@@ -15,11 +15,12 @@ import csv
 import datetime as dt
 import gzip
 import io
+import os
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -366,12 +367,50 @@ _NON_SPACE = re.compile(rb"\S")
 _HEAD_BYTES = 1 << 20
 """The sample (delimiter, header, title lines) comes from this much of the start of the file."""
 
+DICTIONARY_BYTES = 16 << 20
+"""A text body this large is parsed into dictionary-encoded columns: a column whose values repeat (event
+names, email names, recipients' ids among millions of events) becomes a categorical, a tenth of the memory of
+its strings, and ingest parses each distinct value once. Columns of mostly distinct values stay str."""
+
+DISTINCT_SHARE = 0.5
+"""A dictionary-encoded column with more distinct values than this share of its rows stays str."""
+
+
+@dataclass
+class _Body:
+    """The bytes of a text export after its header lines: a buffer in memory, or a file on disk that the parser
+    reads block by block (a large export is never held whole in memory, `read_raw_file`)."""
+
+    buffer: pa.Buffer | None = None
+    path: Path | None = None
+    start: int = 0
+    size: int = 0
+
+    def open(self) -> pa.NativeFile:
+        if self.buffer is not None:
+            return pa.BufferReader(self.buffer)
+        stream = pa.OSFile(str(self.path))
+        stream.seek(self.start)
+        return stream
+
+    def has(self, pattern: re.Pattern[bytes]) -> bool:
+        """Whether a one-byte `pattern` occurs (scanning stops at the first)."""
+        if self.buffer is not None:
+            return pattern.search(memoryview(self.buffer)) is not None
+        assert self.path is not None
+        with open(self.path, "rb") as fh:
+            fh.seek(self.start)
+            while chunk := fh.read(1 << 24):
+                if pattern.search(chunk):
+                    return True
+        return False
+
 
 class _NotUtf8(ReadError):
     """The body holds bytes that are not UTF-8 (the head was): the file is read again through `decode`."""
 
 
-def _utf8_head(data: bytes) -> tuple[str, int, str] | None:
+def _utf8_head(data: bytes, size: int) -> tuple[str, int, str] | None:
     """The decoded start of a UTF-8 file (no UTF-16), the BOM's length and the encoding's label; None when
     the start is not UTF-8. The rest of the file is then parsed from the bytes as they are, and Arrow's
     own UTF-8 check stands in for decoding it (`_NotUtf8` when it fails)."""
@@ -382,14 +421,34 @@ def _utf8_head(data: bytes) -> tuple[str, int, str] | None:
     if b"\x00" in head[:4000]:
         return None
     try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=len(data) <= bom + _HEAD_BYTES)
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=size <= bom + _HEAD_BYTES)
     except UnicodeDecodeError:
         return None
     return text, bom, "utf-8-sig" if bom else "utf-8"
 
 
-def _read_text(data: bytes, name: str) -> RawTable:
-    if _NON_SPACE.search(data) is None:
+def read_raw_file(path: str | os.PathLike[str], name: str | None = None) -> list[RawTable]:
+    """`read_raw` of a file on disk. A plain UTF-8 text export is parsed as it is read from disk, so its bytes
+    are never all in memory at once; any other file (zip, gzip, workbook, another encoding) is read whole."""
+    path = Path(path)
+    name = name or path.name
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD_BYTES + 8)
+    whole = len(head) >= size
+    packed = head[:2] == b"\x1f\x8b" or head[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+    if whole or packed or not name.lower().endswith(TEXT_SUFFIXES):
+        return read_raw(head if whole else path.read_bytes(), name)
+    try:
+        return [_read_text(head, name, file=_Body(path=path, size=size))]
+    except _NotUtf8:
+        return read_raw(path.read_bytes(), name)
+
+
+def _read_text(data: bytes, name: str, file: _Body | None = None) -> RawTable:
+    """A text export from its bytes, or (`file`) from the start of a file on disk held in `data`; a file
+    raises `_NotUtf8` when it has to be decoded whole."""
+    if _NON_SPACE.search(data) is None and (file is None or not file.has(_NON_SPACE)):
         raise ReadError(f"{name}: the file is empty")
     head = data[:4000]
     if b"\x00" in head and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -399,18 +458,24 @@ def _read_text(data: bytes, name: str) -> RawTable:
         control_share = sum(head.count(b) for b in _CONTROL_BYTES) / len(head)
         if zero_share < 0.25 and control_share > 0.10:
             raise ReadError(f"{name}: this is a binary file, not a CSV/TSV text export or Excel workbook")
-    fast = _utf8_head(data)
+    fast = _utf8_head(data, file.size if file is not None else len(data))
     if fast is not None:
         try:
-            return _read_text_body(data, name, *fast)
+            return _read_text_body(data, name, *fast, file=file)
         except _NotUtf8:
-            pass
+            if file is not None:
+                raise
+    if file is not None:
+        raise _NotUtf8(name)
     return _read_text_body(data, name, None, 0, "")
 
 
-def _read_text_body(data: bytes, name: str, head: str | None, bom: int, encoding: str) -> RawTable:
+def _read_text_body(
+    data: bytes, name: str, head: str | None, bom: int, encoding: str, file: _Body | None = None
+) -> RawTable:
     """`_read_text` once the encoding is known: `head` is the decoded start of a UTF-8 file whose body Arrow
-    parses from `data` in place; without it the whole file is decoded first (`decode`)."""
+    parses from `data` in place (or from `file` as it reads it); without it the whole file is decoded first
+    (`decode`)."""
     text = None
     if head is None:
         text, encoding = decode(data)
@@ -450,24 +515,37 @@ def _read_text_body(data: bytes, name: str, head: str | None, bom: int, encoding
     positions = [f"c{i}" for i in range(len(headers))]
     if text is None:  # parsed in place: the bytes after the header lines
         header_end = _offset_after_lines(head, body_skip)
-        if header_end >= len(head) and len(data) > bom + _HEAD_BYTES:
+        if header_end >= len(head) and (file.size if file is not None else len(data)) > bom + _HEAD_BYTES:
             raise _NotUtf8(name)  # the header lines fill the whole head: decode it all, as for any other file
-        source = pa.py_buffer(data)
         start = bom + len(head[:header_end].encode("utf-8"))
-        one_line = data.find(b"\n") < 0 and data.find(b"\r") < 0
+        newline = re.compile(rb"[\r\n]")
+        one_line = newline.search(data) is None and (file is None or not file.has(newline))
+        if file is not None:
+            body = _Body(path=file.path, start=start, size=file.size - start)
+        else:
+            source = pa.py_buffer(data)
+            body = _Body(buffer=source.slice(len(source) if one_line else start))
     else:
         source = pa.py_buffer(text.encode("utf-8"))
         start = len(text[: _offset_after_lines(text, body_skip)].encode("utf-8"))
         one_line = "\n" not in text and "\r" not in text
-    body = source.slice(len(source) if one_line else start)
-    table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True)
+        body = _Body(buffer=source.slice(len(source) if one_line else start))
+    if body.buffer is not None:
+        body.size = len(body.buffer)
+    if one_line:
+        body = _Body(buffer=pa.py_buffer(b""))
+    dictionary = body.size >= DICTIONARY_BYTES
+    table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True, dictionary=dictionary)
     if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
         bad_rows.clear()
-        table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=False)
-    del source, body, text
+        table = _arrow_parse(
+            body, positions, delimiter, on_invalid, name, threads=False, dictionary=dictionary
+        )
+    del body, text
     pending = {p: table.column(p) for p in positions}
     del table
     frame = _strings_frame(pending)
+    pa.default_memory_pool().release_unused()  # the parser's blocks, given back before ingest parses values
     recovered = _recover_swallowed_lines(bad_rows, delimiter, len(positions))
     # Spreadsheet row numbers (exact when no value spans lines and no blank lines sit inside the data).
     bad_lines = np.array(sorted({b.line for b in bad_rows if b.line is not None}), dtype="int64")
@@ -480,7 +558,7 @@ def _read_text_body(data: bytes, name: str, head: str | None, bom: int, encoding
     if recovered:
         extra = pd.DataFrame([cells for _, cells in recovered], columns=positions, dtype="str")
         extra = extra.mask(extra == "").astype("str")
-        frame = pd.concat([frame, extra], ignore_index=True)
+        frame = pd.concat([frame.astype("str"), extra], ignore_index=True)
         rows_no = pd.concat(
             [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")],
             ignore_index=True,
@@ -605,32 +683,42 @@ def _offset_after_lines(text: str, n: int) -> int:
 
 
 def _arrow_parse(
-    body: pa.Buffer, positions: list[str], delimiter: str, on_invalid, name: str, *, threads: bool
+    body: _Body,
+    positions: list[str],
+    delimiter: str,
+    on_invalid,
+    name: str,
+    *,
+    threads: bool,
+    dictionary: bool = False,
 ) -> pa.Table:
-    view = memoryview(body)
-    if _NON_SPACE.search(view) is None:
+    if not body.has(_NON_SPACE):
         return pa.table({p: pa.array([], pa.large_string()) for p in positions})
-    quoted = re.search(rb'"', view) is not None
+    quoted = body.has(re.compile(rb'"'))
+    text = pa.dictionary(pa.int32(), pa.large_string()) if dictionary else pa.large_string()
     block = 1 << 22
     while True:
         try:
-            return pacsv.read_csv(
-                pa.BufferReader(body),
-                read_options=pacsv.ReadOptions(column_names=positions, block_size=block, use_threads=threads),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=on_invalid
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={p: pa.large_string() for p in positions},  # pandas' own str layout
-                    strings_can_be_null=True,
-                    null_values=[""],
-                    quoted_strings_can_be_null=True,
-                ),
-            )
+            with body.open() as stream:
+                return pacsv.read_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(
+                        column_names=positions, block_size=block, use_threads=threads
+                    ),
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=on_invalid
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={p: text for p in positions},  # pandas' own str layout, or codes into it
+                        strings_can_be_null=True,
+                        null_values=[""],
+                        quoted_strings_can_be_null=True,
+                    ),
+                )
         except pa.ArrowInvalid as exc:
             msg = str(exc)
-            if "straddling" in msg and block < len(body) + 1:
-                block = min(block * 8, len(body) + 1)
+            if "straddling" in msg and block < body.size + 1:
+                block = min(block * 8, body.size + 1)
                 continue
             if "invalid UTF8" in msg:
                 raise _NotUtf8(name) from exc
@@ -640,16 +728,44 @@ def _arrow_parse(
 def _strings_frame(pending: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
     """Trimmed text cells, empty → missing; done in Arrow, column by column, because files can be wide (and
     long: each parsed column is taken out of `pending`, which ends empty, and let go as soon as its trimmed
-    copy exists; pandas holds that copy as is)."""
-    empty = pa.scalar(None, pa.large_string())
+    copy exists; pandas holds that copy as is). A dictionary-encoded column becomes a categorical of its
+    trimmed distinct values when they repeat (`DISTINCT_SHARE`), else str."""
     columns: dict[str, pd.Series] = {}
     for p in list(pending):
-        trimmed = pc.utf8_trim_whitespace(pending.pop(p).cast(pa.large_string()))
-        blank = pc.equal(trimmed, "")
-        if pc.any(blank).as_py():
-            trimmed = pc.if_else(blank, empty, trimmed)
-        columns[p] = pd.Series(pd.array(trimmed, dtype="str"), copy=False)
+        column = pending.pop(p)
+        if pa.types.is_dictionary(column.type):
+            columns[p] = _dictionary_cells(column)
+        else:
+            columns[p] = pd.Series(pd.array(_trimmed(column), dtype="str"), copy=False)
     return pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
+
+
+def _trimmed(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    trimmed = pc.utf8_trim_whitespace(values.cast(pa.large_string()))
+    blank = pc.equal(trimmed, "")
+    if pc.any(blank).as_py():
+        trimmed = pc.if_else(blank, pa.scalar(None, pa.large_string()), trimmed)
+    return trimmed
+
+
+def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
+    """`_strings_frame` of one dictionary-encoded column: trims the distinct values only."""
+    # Each parsed block has its own dictionary: their sizes add up to at least the distinct values.
+    if (
+        sum(len(chunk.dictionary) for chunk in column.chunks) > DISTINCT_SHARE * len(column)
+        or not column.num_chunks
+    ):
+        return pd.Series(pd.array(_trimmed(column.cast(pa.large_string())), dtype="str"), copy=False)
+    column = column.unify_dictionaries()
+    distinct = len(column.chunk(0).dictionary)
+    # Trimming can make two distinct values equal (" a" and "a") or empty: factorize the trimmed values.
+    merged, categories = pd.factorize(pd.Series(pd.array(_trimmed(column.chunk(0).dictionary), dtype="str")))
+    indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=pa.int32())
+    rows = pc.fill_null(indices, distinct).to_numpy()  # a missing cell points past the last value
+    codes = np.append(merged, -1)[rows]
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str")), copy=False
+    )
 
 
 _FOOTER_WINDOW = 1000
@@ -672,7 +788,7 @@ def _drop_footers(raw: RawTable) -> None:
         return
     keep = np.ones(n, dtype=bool)
     lo = max(0, n - _FOOTER_WINDOW)
-    tail = frame.iloc[lo:]
+    tail = frame.iloc[lo:].astype("str")  # categorical cells (a large file) compared as text
     first = _first_cells(tail)
     blank = tail.isna().all(axis=1).to_numpy()
     footer = first.str.match(_FOOTER.pattern, case=False).to_numpy() | blank
@@ -691,7 +807,7 @@ def _drop_footers(raw: RawTable) -> None:
         while i >= 0 and blank[i]:
             keep[lo + i] = False
             i -= 1
-    head = frame.iloc[: min(n, _FOOTER_WINDOW)]
+    head = frame.iloc[: min(n, _FOOTER_WINDOW)].astype("str")
     head_first = _first_cells(head).str.lower()
     head_blank = head.isna().all(axis=1).to_numpy()
     j = 0
@@ -699,7 +815,7 @@ def _drop_footers(raw: RawTable) -> None:
         keep[j] = False
         j += 1
     if not keep.all():
-        dropped = frame[~keep]
+        dropped = frame[~keep].astype("str")
         raw.skipped.extend(dropped.fillna("").astype(str).agg((raw.delimiter or ",").join, axis=1).tolist())
         raw.frame = frame[keep]
         raw.rows = raw.rows[keep]

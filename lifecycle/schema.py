@@ -10,6 +10,7 @@ canonical frame:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -269,16 +270,25 @@ def empty_frame(table: str, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series(dtype=spec.column(n).dtype) for n in names})
 
 
-def coerce_frame(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+def coerce_frame(table: str, frame: pd.DataFrame, *, categorical: Sequence[str] = ()) -> pd.DataFrame:
     """Cast the canonical columns of `frame` to the schema dtypes, in schema order (extra columns dropped).
+    Text columns named in `categorical` become categoricals of str instead (same values, compact).
 
     Values must already be parsed (ingest does that); this only fixes dtypes.
     """
     spec = TABLES[table]
     out = {}
     for col in spec.columns:
-        if col.name in frame.columns:
-            out[col.name] = frame[col.name].astype(col.dtype)
+        if col.name not in frame.columns:
+            continue
+        values = frame[col.name]
+        if col.name in categorical and col.dtype == "str":
+            values = values.astype("category")
+            if values.cat.categories.dtype != "str":
+                values = values.cat.rename_categories(values.cat.categories.astype("str"))
+            out[col.name] = values
+        else:
+            out[col.name] = values.astype(col.dtype)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from lifecycle.schema import TABLES, coerce_frame
 
@@ -46,12 +47,28 @@ def table_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
     return files
 
 
-def load_tables(folder: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
-    """Read every canonical table present in `folder` (missing tables are simply absent)."""
+COMPACT_TABLES = ("email_events", "score_changes")
+"""The event-level tables: tens of millions of rows whose text repeats (a few thousand recipients' ids, a few
+dozen emails, programs, reasons). `load_tables(compact=True)` reads their text columns as categoricals."""
+
+
+def load_tables(folder: str | os.PathLike[str], *, compact: bool = False) -> dict[str, pd.DataFrame]:
+    """Read every canonical table present in `folder` (missing tables are simply absent). With `compact`, the
+    text columns of `COMPACT_TABLES` are categoricals (about a tenth of the memory of strings) instead of str;
+    their values are the same."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"workspace folder {str(folder)!r} does not exist")
-    return {name: coerce_frame(name, pd.read_parquet(path)) for name, path in table_files(folder).items()}
+    return {name: _read_table(name, path, compact) for name, path in table_files(folder).items()}
+
+
+def _read_table(name: str, path: Path, compact: bool) -> pd.DataFrame:
+    if not compact or name not in COMPACT_TABLES:
+        return coerce_frame(name, pd.read_parquet(path))
+    text = [c.name for c in TABLES[name].columns if c.dtype == "str"]
+    present = [c for c in text if c in pq.read_schema(path).names]
+    table = pq.read_table(path, read_dictionary=present)
+    return coerce_frame(name, table.to_pandas(), categorical=present)
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
@@ -74,7 +91,8 @@ def commit(folder: str | os.PathLike[str], tables: Tables, file_reports: list[di
     manifest = read_manifest(folder)
     listed = dict(manifest.get("tables", {}))
     for name, frame in tables.items():
-        clean = coerce_frame(name, frame).reset_index(drop=True)
+        compact = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+        clean = coerce_frame(name, frame, categorical=compact).reset_index(drop=True)
         filename = f"{name}-{uuid.uuid4().hex[:12]}.parquet"
         _atomic_write(folder / filename, lambda tmp, clean=clean: clean.to_parquet(tmp, index=False))
         listed[name] = filename

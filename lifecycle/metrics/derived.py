@@ -43,7 +43,7 @@ from lifecycle.metrics.records import (
     text,
 )
 from lifecycle.metrics.scores import ScoreHistory, score_at
-from lifecycle.schema import NOT_SET, TABLES
+from lifecycle.schema import NOT_SET, TABLES, coerce_frame
 from lifecycle.workspace import Tables
 
 __all__ = [
@@ -389,7 +389,7 @@ def build_facts(tables: Tables | Facts) -> Facts:
             frames[name] = frame.assign(channel=frame["channel"].astype(dtype))
     sends = frames["sends"]
     return Facts(
-        tables={name: frame.iloc[:0] for name, frame in tables.items()},
+        tables={name: coerce_frame(name, frame.iloc[:0]) for name, frame in tables.items()},
         send_months=send_months(sends) if sends is not None else None,
         email_summary=email_summary_facts(tables),
         scores=scores,

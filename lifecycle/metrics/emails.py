@@ -51,6 +51,15 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
+def _stripped_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the trimmed values (empty → missing); trims the distinct values only, so a categorical
+    column of millions of rows is never spelled out as strings."""
+    raw_codes, raw = pd.factorize(values)
+    stripped = pd.Series(np.asarray(raw, dtype=object), dtype="str").str.strip()
+    codes, uniques = _codes(stripped.mask(stripped.eq("")))
+    return np.append(codes, -1)[raw_codes], uniques
+
+
 def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the trimmed, lower-cased values (empty → missing); normalizes the distinct values only."""
     codes, uniques = pd.factorize(values)
@@ -85,14 +94,11 @@ def _categorical(codes: np.ndarray, categories: np.ndarray) -> pd.Categorical:
 
 def _email_identity(events: pd.DataFrame) -> pd.Series:
     """The email a row belongs to: ``email``, else program · step, else the event month."""
-    ident = (
-        events["email"].astype("str")
-        if "email" in events.columns
-        else pd.Series(np.nan, index=events.index, dtype="str")
-    )
+    ident = _column(events, "email").set_axis(events.index)
     missing = ident.isna()
     if not missing.any():
         return ident
+    ident = ident.astype("str")
     sub = events[missing.to_numpy()]
     parts = [sub[c].astype("str").fillna("") for c in ("program", "step") if c in sub.columns]
     fallback = sub["at"].dt.strftime("(email of %Y-%m)").astype("str")
@@ -171,10 +177,7 @@ def email_send_facts(
     if events is None:
         return None
     at = events["at"].astype(DATETIME)
-    raw_codes, raw_recipients = pd.factorize(events["recipient"].astype("str"))
-    stripped = pd.Series(raw_recipients, dtype="str").str.strip()
-    strip_codes, recipients = _codes(stripped.mask(stripped.eq("")))
-    rcodes = np.append(strip_codes, -1)[raw_codes]
+    rcodes, recipients = _stripped_codes(events["recipient"])
     usable = (rcodes >= 0) & at.notna().to_numpy()
     if not usable.all():
         events, at, rcodes = events[usable], at[usable], rcodes[usable]
@@ -242,8 +245,12 @@ def email_send_facts(
 
 
 def _column(frame: pd.DataFrame, col: str) -> pd.Series:
+    """A text column as str, or as it is when categorical (compact tables); all missing when absent."""
     if col in frame.columns:
-        return frame[col].astype("str").reset_index(drop=True)
+        values = frame[col]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype("str")
+        return values.reset_index(drop=True)
     return pd.Series(np.nan, index=range(len(frame)), dtype="str")
 
 
@@ -257,7 +264,7 @@ def email_engagements(tables: Tables, leads: pd.DataFrame | None) -> pd.DataFram
     sub = events[_code_of(event_names, ("open", "click"))[event_codes] >= 0]
     if sub.empty:
         return empty
-    rcodes, recipients = _codes(sub["recipient"].astype("str").str.strip())
+    rcodes, recipients = _stripped_codes(sub["recipient"])
     pos = join_recipients(pd.Series(recipients, dtype="str"), leads, "lead_id")
     lead_of_row = np.where(rcodes >= 0, pos[np.maximum(rcodes, 0)] if len(pos) else -1, -1)
     keep = lead_of_row >= 0

@@ -19,6 +19,17 @@ from lifecycle.workspace import Tables
 DATETIME = "datetime64[us]"
 
 
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes (-1 = missing) into the distinct values as text, sorted; str or categorical input alike (the
+    categories of a categorical are sorted as text, not in their own order)."""
+    codes, uniques = pd.factorize(values)
+    text = pd.Index(np.asarray(uniques, dtype=object), dtype="str")
+    order = np.argsort(text.to_numpy(dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), text[order]
+
+
 @dataclass(frozen=True)
 class ScoreHistory:
     """Score changes sorted by (lead, time) with the running score after each change.
@@ -47,7 +58,7 @@ class ScoreHistory:
             total = np.full(n, np.nan)
         if delta is None:
             delta = np.full(n, np.nan)
-        codes, uniques = pd.factorize(raw["lead_id"].astype("str"), sort=True)
+        codes, uniques = _sorted_codes(raw["lead_id"])
         keep = (codes >= 0) & ~np.isnat(at) & ~(np.isnan(total) & np.isnan(delta))
         order = np.lexsort((np.arange(n)[keep], at[keep], codes[keep]))
         rows = np.flatnonzero(keep)[order]
@@ -61,7 +72,7 @@ class ScoreHistory:
         previous = np.r_[0.0, running[:-1]] if len(running) else running
         previous = np.where(new_lead, 0.0, previous)
         if "reason" in raw.columns:
-            reason_codes, reasons = pd.factorize(raw["reason"].astype("str"))
+            reason_codes, reasons = pd.factorize(raw["reason"])
             reason = pd.Categorical.from_codes(reason_codes[rows], categories=pd.Index(reasons, dtype="str"))
         else:
             reason = pd.Categorical([None] * len(rows), categories=pd.Index([], dtype="str"))

@@ -169,7 +169,7 @@ def open_facts(folder: str | os.PathLike[str], *, save: bool = True) -> Facts:
     saved = load_facts(folder)
     if saved is not None:
         return saved
-    facts = build_facts(load_tables(folder))
+    facts = build_facts(load_tables(folder, compact=True))
     if save:
         with contextlib.suppress(
             OSError

@@ -1,0 +1,141 @@
+"""Large exports take a leaner road than small ones: a text file on disk is parsed as it is read
+(`reader.read_raw_file`), a large body is parsed into dictionary-encoded columns that stay categorical where
+values repeat (`reader.DICTIONARY_BYTES`), and ingest parses each distinct value once. Each road must give
+exactly what the plain road gives: the same cells, rows, rejections, reasons and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lifecycle import reader
+from lifecycle.ingest import read_export, read_export_file
+
+EVENTS = (
+    b"Recipient,Event,At,Email,Program,Step\n"
+    + b"".join(
+        b"L%d, open ,2024-01-%02d 10:%02d:00,Welcome 1,Welcome,1\n" % (i % 7, 1 + i % 28, i)
+        for i in range(60)
+    )
+    + b"L0,open,2024-01-01 10:00:00,Welcome 1,Welcome,1\n"  # repeats the first row: that one is rejected
+    + b"L1,opn,2024-02-01 10:00:00,Welcome 1,Welcome,1\n"  # not an event: rejected, quoted
+    + b"L2,click,not a date,Welcome 1,Welcome,1\n"
+    + b",click,2024-02-02 10:00:00,Welcome 1,Welcome,1\n"  # no recipient
+    + b"L3,Click,2024-02-03 10:00:00,,Welcome,2\n"  # no email: identified by program and step
+    + b'L4,sent,2024-02-04 10:00:00,"Welcome\n2",Welcome,2\n'  # a value spanning lines
+    + b"L5,sent,2024-02-05 10:00:00,Welcome 2,Welcome\n"  # a field short
+    + b"Grand total,,,,,\n"
+)
+LEADS = (
+    b"Lead ID;Create Date;Channel;Score;Status\n"
+    + b"".join(b"%d;%02d/01/2024;Paid Search ;%d;Open\n" % (i, 1 + i % 28, i % 5) for i in range(80))
+    + b"80;31/01/2024;;7;Open\n"  # day first, read from the whole column; empty channel
+    + b"81;no date;Email;3;Open\n"
+    + b"82;02/02/2024;Email;lots;Open\n"
+    + b"5;03/02/2024;Email;1;Open\n"  # repeats lead 5: the earlier row is rejected
+)
+PAYLOADS = {
+    "events.csv": EVENTS,
+    "events-crlf.csv": EVENTS.replace(b"\n", b"\r\n"),
+    "events-bom.csv": b"\xef\xbb\xbf" + EVENTS,
+    "events-title.csv": b"Email activity report\nExported 2024-03-01\n\n" + EVENTS,
+    "leads.csv": LEADS,
+    "leads-cp1252.csv": LEADS.replace(b"Open\n80;", b"Op\xe9n\n80;"),
+    "leads.tsv": LEADS.replace(b";", b"\t"),
+}
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(categorical, "str"))
+
+
+def assert_same_tables(got: list[reader.RawTable], want: list[reader.RawTable]) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(as_text(a.frame), b.frame)
+        pd.testing.assert_series_equal(a.rows, b.rows)
+        for field in vars(b):
+            if field not in ("frame", "rows"):
+                assert getattr(a, field) == getattr(b, field), field
+
+
+def assert_same_ingest(got, want) -> None:
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(as_text(a.frame), as_text(b.frame))
+        pd.testing.assert_frame_equal(a.rejected_rows, b.rejected_rows)
+        assert a.report == b.report
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_a_file_on_disk_is_read_as_its_bytes_are(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_HEAD_BYTES", 200)  # so that these small files are read from disk
+    path = tmp_path / name
+    path.write_bytes(PAYLOADS[name])
+    assert_same_tables(reader.read_raw_file(path), reader.read_raw(PAYLOADS[name], name))
+
+
+def test_a_utf8_file_is_parsed_from_disk_without_reading_it_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_HEAD_BYTES", 200)
+    path = tmp_path / "events.csv"
+    path.write_bytes(EVENTS)
+
+    def refuse(self):
+        raise AssertionError("read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    (raw,) = reader.read_raw_file(path)
+    assert len(raw.frame) == 66
+    assert [b.text for b in raw.bad_rows] == ["L5,sent,2024-02-05 10:00:00,Welcome 2,Welcome"]
+    assert raw.skipped == ["Grand total,,,,,"]
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_dictionary_encoded_columns_ingest_exactly_like_strings(name, monkeypatch):
+    want = read_export(PAYLOADS[name], name)
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    monkeypatch.setattr(reader, "DISTINCT_SHARE", float("inf"))  # every column categorical
+    (raw,) = reader.read_raw(PAYLOADS[name], name)
+    assert all(isinstance(dtype, pd.CategoricalDtype) for dtype in raw.frame.dtypes)
+    got = read_export(PAYLOADS[name], name)
+    assert_same_ingest(got, want)
+
+
+def test_large_event_tables_stay_categorical_and_other_tables_are_text(monkeypatch):
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    (events,) = read_export(EVENTS, "events.csv")
+    assert events.table == "email_events"
+    assert isinstance(events.frame["recipient"].dtype, pd.CategoricalDtype)
+    assert events.frame["event"].value_counts().to_dict() == {"open": 60, "click": 1, "sent": 1}
+    reasons = events.rejected_rows["reason"].str.split(":").str[0].value_counts().to_dict()
+    assert reasons == {
+        "duplicate recipient/event/at/email": 1, "event": 1, "at": 1, "recipient": 1,
+        "row has 5 field(s) where the header has 6": 1,
+    }  # fmt: skip
+    (leads,) = read_export(LEADS, "leads.csv")
+    assert leads.table == "leads"
+    assert str(leads.frame["channel"].dtype) == "str"
+    assert set(leads.frame["channel"]) == {"Paid Search", "(not set)", "Email"}
+    created = leads.frame.set_index("lead_id")["created_at"]
+    assert (created["80"], created["5"]) == (pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-03"))
+    assert len(leads.frame) == 81 and len(leads.rejected_rows) == 3  # no date, no score, lead 5's first row
+
+
+def test_a_mostly_distinct_column_stays_text(monkeypatch):
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    (raw,) = reader.read_raw(EVENTS, "events.csv")
+    dtypes = dict(zip(raw.headers, raw.frame.dtypes, strict=True))
+    assert str(dtypes["At"]) == "str"  # 65 distinct times in 67 rows
+    assert isinstance(dtypes["Event"], pd.CategoricalDtype)
+
+
+def test_files_ingested_from_disk_match_their_bytes(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "_HEAD_BYTES", 200)
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    for name, data in PAYLOADS.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert_same_ingest(read_export_file(path), read_export(data, name))
