@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -177,7 +177,12 @@ def _parse_column(
     report: IngestReport,
 ) -> _Column:
     if isinstance(raw.dtype, pd.CategoricalDtype):
-        return _parse_distinct(table, canonical, raw, header, mapping, default_order, comma_hint, report)
+        return _parse_distinct(
+            raw,
+            lambda distinct: _parse_column(
+                table, canonical, distinct, header, mapping, default_order, comma_hint, report
+            ),
+        )
     kind = TABLES[table].column(canonical).kind
     if kind == "datetime":
         convention = mapping.dates if mapping is not None else "auto"
@@ -216,20 +221,12 @@ def _parse_column(
     return _Column(parsed.values, parsed.bad, "")
 
 
-def _parse_distinct(
-    table: str,
-    canonical: str,
-    raw: pd.Series,
-    header: str,
-    mapping: ColumnMapping | None,
-    default_order: str,
-    comma_hint: bool,
-    report: IngestReport,
-) -> _Column:
-    """`_parse_column` of a categorical column (a large file, `reader.DICTIONARY_BYTES`): each distinct value
-    is parsed once and the result spread to the rows. Text stays categorical; dates and numbers are dense."""
+def _parse_distinct(raw: pd.Series, parse: Callable[[pd.Series], _Column]) -> _Column:
+    """`parse` (`_parse_column`) of a categorical column (a large file, `reader.DICTIONARY_BYTES`): each
+    distinct value is parsed once and the result spread to the rows. Text stays categorical; dates and numbers
+    are dense."""
     distinct = pd.Series([*raw.cat.categories, None], dtype="str")  # the last one stands for the empty cells
-    col = _parse_column(table, canonical, distinct, header, mapping, default_order, comma_hint, report)
+    col = parse(distinct)
     codes = raw.cat.codes.to_numpy()
     rows = np.where(codes < 0, len(distinct) - 1, codes)
     bad = pd.Series(col.bad.to_numpy(dtype=bool)[rows], index=raw.index)

@@ -87,18 +87,24 @@ def read_raw(data: bytes, name: str, *, limit: int | None = None) -> list[RawTab
     """All tables in one uploaded file (several for a zip or a multi-sheet workbook)."""
     limit = limits.MAX_DECOMPRESSED.value() if limit is None else limit
     lower = name.lower()
+    if not _packed(data, lower):
+        return [_read_text(data, name)]
     if lower.endswith(".zip") or data[:4] == b"PK\x03\x04" and not lower.endswith(EXCEL_SUFFIXES):
         return _read_zip(data, name, limit)
     if lower.endswith(".gz") or data[:2] == b"\x1f\x8b":
         inner = name[:-3] if lower.endswith(".gz") else name
         return read_raw(_gunzip(data, name, limit), inner, limit=limit)
-    if (
-        lower.endswith(EXCEL_SUFFIXES)
+    return _read_excel(data, name)  # an Excel suffix, or a workbook's (PK / OLE) signature
+
+
+def _packed(data: bytes, lower: str) -> bool:
+    """Whether `read_raw` unpacks the file (zip, gzip, Excel workbook) rather than reading it as text."""
+    return (
+        lower.endswith((".zip", ".gz", *EXCEL_SUFFIXES))
         or data[:4] == b"PK\x03\x04"
+        or data[:2] == b"\x1f\x8b"
         or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    ):
-        return _read_excel(data, name)
-    return [_read_text(data, name)]
+    )
 
 
 def _gunzip(data: bytes, name: str, limit: int) -> bytes:
@@ -386,6 +392,10 @@ class _Body:
     start: int = 0
     size: int = 0
 
+    @classmethod
+    def in_memory(cls, buffer: pa.Buffer) -> _Body:
+        return cls(buffer=buffer, size=len(buffer))
+
     def open(self) -> pa.NativeFile:
         if self.buffer is not None:
             return pa.BufferReader(self.buffer)
@@ -436,8 +446,7 @@ def read_raw_file(path: str | os.PathLike[str], name: str | None = None) -> list
     with open(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES + 8)
     whole = len(head) >= size
-    packed = head[:2] == b"\x1f\x8b" or head[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
-    if whole or packed or not name.lower().endswith(TEXT_SUFFIXES):
+    if whole or _packed(head, name.lower()):
         return read_raw(head if whole else path.read_bytes(), name)
     try:
         return [_read_text(head, name, file=_Body(path=path, size=size))]
@@ -523,17 +532,13 @@ def _read_text_body(
         if file is not None:
             body = _Body(path=file.path, start=start, size=file.size - start)
         else:
-            source = pa.py_buffer(data)
-            body = _Body(buffer=source.slice(len(source) if one_line else start))
+            body = _Body.in_memory(pa.py_buffer(data).slice(start))
     else:
-        source = pa.py_buffer(text.encode("utf-8"))
         start = len(text[: _offset_after_lines(text, body_skip)].encode("utf-8"))
         one_line = "\n" not in text and "\r" not in text
-        body = _Body(buffer=source.slice(len(source) if one_line else start))
-    if body.buffer is not None:
-        body.size = len(body.buffer)
+        body = _Body.in_memory(pa.py_buffer(text.encode("utf-8")).slice(start))
     if one_line:
-        body = _Body(buffer=pa.py_buffer(b""))
+        body = _Body.in_memory(pa.py_buffer(b""))
     dictionary = body.size >= DICTIONARY_BYTES
     table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True, dictionary=dictionary)
     if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
@@ -755,7 +760,7 @@ def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
         sum(len(chunk.dictionary) for chunk in column.chunks) > DISTINCT_SHARE * len(column)
         or not column.num_chunks
     ):
-        return pd.Series(pd.array(_trimmed(column.cast(pa.large_string())), dtype="str"), copy=False)
+        return pd.Series(pd.array(_trimmed(column), dtype="str"), copy=False)
     column = column.unify_dictionaries()
     distinct = len(column.chunk(0).dictionary)
     # Trimming can make two distinct values equal (" a" and "a") or empty: factorize the trimmed values.

@@ -22,6 +22,8 @@ Decisions where SPEC §3/§5 are silent:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -51,20 +53,27 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
+def _recoded(values: pd.Series, normalize: Callable[[pd.Series], pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the normalized values; normalizes the distinct values only, so a column of millions of rows
+    (str or categorical) is never spelled out as strings."""
+    codes, uniques = pd.factorize(values)
+    norm_codes, norm = _codes(normalize(pd.Series(np.asarray(uniques, dtype=object), dtype="str")))
+    return np.append(norm_codes, -1)[codes], norm
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    out = values.str.strip()
+    return out.mask(out.eq(""))
+
+
 def _stripped_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the trimmed values (empty → missing); trims the distinct values only, so a categorical
-    column of millions of rows is never spelled out as strings."""
-    raw_codes, raw = pd.factorize(values)
-    stripped = pd.Series(np.asarray(raw, dtype=object), dtype="str").str.strip()
-    codes, uniques = _codes(stripped.mask(stripped.eq("")))
-    return np.append(codes, -1)[raw_codes], uniques
+    """Codes of the trimmed values (empty → missing)."""
+    return _recoded(values, _stripped)
 
 
 def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the trimmed, lower-cased values (empty → missing); normalizes the distinct values only."""
-    codes, uniques = pd.factorize(values)
-    norm_codes, norm = _codes(_key(pd.Series(uniques, dtype="str")))
-    return np.append(norm_codes, -1)[codes], norm
+    """Codes of the trimmed, lower-cased values (empty → missing)."""
+    return _recoded(values, _key)
 
 
 def _code_of(uniques: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
