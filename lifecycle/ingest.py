@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
@@ -240,6 +241,57 @@ def _parse_distinct(raw: pd.Series, parse: Callable[[pd.Series], _Column]) -> _C
 # ---------------------------------------------------------------------------------------------- one table
 
 
+def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """One key column as int64 codes ≥ 0 (equal values, equal codes; a missing value is 0) and their span.
+    Categoricals give their codes, text is dictionary-encoded by Arrow, timestamps are their ticks (in whole
+    seconds or milliseconds when every value is) from the earliest."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64) + 1, len(values.cat.categories) + 1
+    if values.dtype.kind == "M":
+        stamps = values.to_numpy()
+        present = ~np.isnat(stamps)
+        every = bool(present.all())
+        ticks = stamps.view(np.int64) if every else stamps.view(np.int64)[present]
+        if not len(ticks):
+            return np.zeros(len(values), dtype=np.int64), 1
+        step = next((u for u in (1_000_000, 1_000) if not (ticks % u).any()), 1)
+        lo, hi = int(ticks.min()) // step, int(ticks.max()) // step
+        scaled = ticks // step - (lo - 1) if step > 1 else ticks - (lo - 1)
+        if every:
+            return scaled, hi - lo + 2
+        codes = np.zeros(len(values), dtype=np.int64)
+        codes[present] = scaled
+        return codes, hi - lo + 2
+    if values.dtype == "str":
+        encoded = pc.dictionary_encode(pa.array(values.array))
+        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+        indices = pa.chunked_array([c.indices for c in chunks], type=pa.int32())
+        size = len(chunks[0].dictionary) if chunks else 0
+        return pc.fill_null(indices, -1).to_numpy().astype(np.int64) + 1, size + 1
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64) + 1, len(uniques) + 1
+
+
+def _repeated_later(frame: pd.DataFrame, key: list[str], rows: np.ndarray) -> np.ndarray:
+    """Which of `rows` (positions into `frame`) have their `key` repeated by a later one of them (the
+    duplicates `DataFrame.duplicated(keep="last")` finds). The key's columns are packed into one int64 per row
+    (timestamps as the most significant part, so rows in time order are nearly sorted already) and found by a
+    stable sort; a key too wide to pack is left to pandas."""
+    ordered = sorted(key, key=lambda c: frame[c].dtype.kind != "M")
+    packed, span = np.zeros(len(rows), dtype=np.int64), 1
+    for column in ordered:
+        codes, size = _key_codes(frame[column])
+        span *= size
+        if span >= 2**63:
+            return frame.iloc[rows][key].duplicated(keep="last").to_numpy()
+        packed = packed * size + codes[rows]
+    order = np.argsort(packed, kind="stable")  # equal keys stay in file order: the last of each run is kept
+    in_order = packed[order]
+    repeated = np.zeros(len(rows), dtype=bool)
+    repeated[order[:-1][in_order[1:] == in_order[:-1]]] = True
+    return repeated
+
+
 def _compact_columns(table: str, columns: Mapping[str, pd.Series]) -> list[str]:
     """The categorical columns of an event-level table (`workspace.COMPACT_TABLES`), kept categorical: every
     other table's text is str, as the schema says, whatever file size it came from."""
@@ -286,17 +338,17 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     n = len(frame)
     comma_hint = raw.delimiter == ";"
     out: dict[str, pd.Series] = {}
-    reasons = pd.Series(pd.NA, index=frame.index, dtype="object")
-    culprit = pd.Series(pd.NA, index=frame.index, dtype="object")  # the raw cell quoted in the reason
+    reason_of = np.zeros(n, dtype=np.int32)  # each row's first reason, an index into reason_texts; 0 = none
+    reason_texts: list[str] = [""]
+    culprits: list[tuple[np.ndarray, np.ndarray]] = []  # rejected rows and the raw cells quoted in the reason
 
-    def reject(mask: pd.Series, reason: str, cells: pd.Series | None = None) -> None:
-        nonlocal reasons, culprit
-        fresh = mask & reasons.isna()
+    def reject(mask: pd.Series | np.ndarray, reason: str, cells: pd.Series | None = None) -> None:
+        fresh = np.asarray(mask, dtype=bool) & (reason_of == 0)
         if fresh.any():
-            reasons = reasons.mask(fresh, reason)
+            reason_texts.append(reason)
+            reason_of[fresh] = len(reason_texts) - 1
             if cells is not None:  # only the rejected cells are spelled out (a column may be categorical)
-                at = fresh.to_numpy(dtype=bool)
-                culprit.iloc[at] = cells[at].astype(object).to_numpy()
+                culprits.append((np.flatnonzero(fresh), cells[fresh].astype(object).to_numpy()))
 
     for canonical in spec.column_names:
         if canonical in detection.columns:
@@ -332,20 +384,25 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     result = coerce_frame(name, pd.DataFrame(out, index=frame.index), categorical=_compact_columns(name, out))
     # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
     key = [k for k in spec.key if k in result.columns]
-    valid = reasons.isna()
-    dup = result.loc[valid, key].duplicated(keep="last")
-    if dup.any():
-        dup_full = pd.Series(False, index=frame.index)
-        dup_full[dup.index] = dup
+    valid = np.flatnonzero(reason_of == 0)
+    repeated = np.zeros(n, dtype=bool)
+    if key:
+        repeated[valid] = _repeated_later(result, key, valid)
+    if repeated.any():
         key_label = "/".join(key)
-        reject(dup_full, f"duplicate {key_label}: a later row in this file replaces it")
-        report.duplicates = int(dup.sum())
+        reject(repeated, f"duplicate {key_label}: a later row in this file replaces it")
+        report.duplicates = int(repeated.sum())
         report.warnings.append(
-            f"{int(dup.sum())} row(s) repeat the {key_label} of a later row; the later row is kept"
+            f"{report.duplicates} row(s) repeat the {key_label} of a later row; the later row is kept"
         )
 
-    loaded = reasons.isna()
-    rejected_rows = _rejected_frame(raw, reasons, culprit, loaded)
+    loaded = reason_of == 0
+    rejected_at = np.flatnonzero(~loaded)
+    culprit = np.full(len(rejected_at), None, dtype=object)
+    for rows, cells in culprits:
+        culprit[np.searchsorted(rejected_at, rows)] = cells
+    kinds = np.array(reason_texts, dtype=object)[reason_of[rejected_at]]
+    rejected_rows = _rejected_frame(raw, loaded, kinds, culprit)
     report.rows_loaded = int(loaded.sum())
     report.rows_rejected = len(rejected_rows)
     report.rejected = {str(k): int(v) for k, v in rejected_rows["reason_kind"].value_counts().items()}
@@ -356,14 +413,18 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     return Ingested(name, kept.reset_index(drop=True), report, rejected_rows)
 
 
-def _rejected_frame(raw: RawTable, reasons: pd.Series, culprit: pd.Series, loaded: pd.Series) -> pd.DataFrame:
+def _rejected_frame(
+    raw: RawTable, loaded: np.ndarray, kinds: np.ndarray, culprit: np.ndarray
+) -> pd.DataFrame:
+    """The rows not `loaded` (with their reasons `kinds` and the cells they quote, `culprit`, None when none),
+    then the lines the reader could not split, as the rejected-rows download lists them."""
     bad = raw.frame[~loaded]
     parts = []
     if len(bad):
         cells = bad.astype("str")
         cells.columns = raw.headers
-        kind = reasons[~loaded].astype(str)
-        value = culprit[~loaded]
+        kind = pd.Series(kinds, index=bad.index, dtype=str)
+        value = pd.Series(culprit, index=bad.index, dtype=object)
         # The reason a user reads quotes the offending value; the report's summary counts by kind.
         quoted = "'" + value.astype(str).str.slice(0, 80) + "'"
         detail = kind.where(value.isna(), kind + ": " + quoted)

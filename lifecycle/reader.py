@@ -19,6 +19,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -381,6 +382,11 @@ its strings, and ingest parses each distinct value once. Columns of mostly disti
 DISTINCT_SHARE = 0.5
 """A dictionary-encoded column with more distinct values than this share of its rows stays str."""
 
+_SAMPLE_BODY_BYTES = 4 << 20
+"""Which columns of a large body are parsed dictionary-encoded is decided on this much of its start: a column
+with more distinct values there than half `DISTINCT_SHARE` of its rows (timestamps, ids) is parsed as plain
+text, faster to parse and to trim than codes that would likely not be kept."""
+
 
 @dataclass
 class _Body:
@@ -539,7 +545,7 @@ def _read_text_body(
         body = _Body.in_memory(pa.py_buffer(text.encode("utf-8")).slice(start))
     if one_line:
         body = _Body.in_memory(pa.py_buffer(b""))
-    dictionary = body.size >= DICTIONARY_BYTES
+    dictionary = _repeating_columns(body, positions, delimiter) if body.size >= DICTIONARY_BYTES else set()
     table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True, dictionary=dictionary)
     if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
         bad_rows.clear()
@@ -687,6 +693,34 @@ def _offset_after_lines(text: str, n: int) -> int:
     return pos
 
 
+_CODES = pa.dictionary(pa.int32(), pa.large_string())
+
+
+def _repeating_columns(body: _Body, positions: list[str], delimiter: str) -> set[str]:
+    """The columns whose values repeat in the start of a large body (`_SAMPLE_BODY_BYTES`, cut after its last
+    line break): those are parsed dictionary-encoded. Every column when the sample does not parse."""
+    with body.open() as stream:
+        sample = stream.read(_SAMPLE_BODY_BYTES)
+    sample = sample[: sample.rfind(b"\n") + 1]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(sample),
+            read_options=pacsv.ReadOptions(column_names=positions, use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=b'"' in sample, invalid_row_handler=lambda _: "skip"
+            ),
+            convert_options=pacsv.ConvertOptions(column_types={p: _CODES for p in positions}),
+        )
+    except pa.ArrowInvalid:
+        return set(positions)
+    return {
+        p
+        for p in positions
+        if sum(len(chunk.dictionary) for chunk in table.column(p).chunks)
+        <= DISTINCT_SHARE / 2 * table.num_rows
+    }
+
+
 def _arrow_parse(
     body: _Body,
     positions: list[str],
@@ -695,12 +729,12 @@ def _arrow_parse(
     name: str,
     *,
     threads: bool,
-    dictionary: bool = False,
+    dictionary: Collection[str] = (),
 ) -> pa.Table:
+    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`)."""
     if not body.has(_NON_SPACE):
         return pa.table({p: pa.array([], pa.large_string()) for p in positions})
     quoted = body.has(re.compile(rb'"'))
-    text = pa.dictionary(pa.int32(), pa.large_string()) if dictionary else pa.large_string()
     block = 1 << 22
     while True:
         try:
@@ -714,7 +748,8 @@ def _arrow_parse(
                         delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=on_invalid
                     ),
                     convert_options=pacsv.ConvertOptions(
-                        column_types={p: text for p in positions},  # pandas' own str layout, or codes into it
+                        # pandas' own str layout, or codes into it
+                        column_types={p: _CODES if p in dictionary else pa.large_string() for p in positions},
                         strings_can_be_null=True,
                         null_values=[""],
                         quoted_strings_can_be_null=True,

@@ -21,6 +21,7 @@ EMPTY_MARKERS = ("--", "(not set)", "n/a", "na", "null", "none", "nan", "-", "#n
 """Cells that mean 'no value' in numeric and date columns."""
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
+_FIRST_DAY, _AFTER_LAST_DAY = pd.Timestamp(f"{MIN_YEAR}-01-01"), pd.Timestamp(f"{MAX_YEAR + 1}-01-01")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 DateConvention = str  # "auto" | "dayfirst" | "monthfirst" | a strftime format
@@ -33,10 +34,44 @@ class Parsed:
     note: str = ""
 
 
+_MARKER_CHARS = max(len(m.encode()) for m in EMPTY_MARKERS)
+
+
+def _text_cells(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The Arrow cells of a str Series (shared, not copied)."""
+    return pa.array(s.array)
+
+
+def _marker_mask(trimmed: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Where trimmed cells are empty markers (case-insensitive); None if nowhere. Only the short cells are
+    lowered and looked up: a column of timestamps or ids is not copied for it."""
+    short = pc.fill_null(pc.less_equal(pc.binary_length(trimmed), _MARKER_CHARS), False)
+    if not pc.any(short).as_py():
+        return None
+    at = np.flatnonzero(short.to_numpy(zero_copy_only=False))
+    candidates = pc.utf8_lower(pc.take(trimmed, pa.array(at)))
+    hits = pc.fill_null(pc.is_in(candidates, value_set=pa.array(EMPTY_MARKERS)), False)
+    hits_np = hits.to_numpy(zero_copy_only=False)
+    if not hits_np.any():
+        return None
+    mask = np.zeros(len(trimmed), dtype=bool)
+    mask[at[hits_np]] = True
+    return mask
+
+
+def strip_cells(s: pd.Series) -> pd.Series:
+    """`s.str.strip()` of a str Series, by Arrow; `s` itself (no copy) when no cell has spaces to trim."""
+    cells = _text_cells(s)
+    trimmed = pc.utf8_trim_whitespace(cells)
+    if pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py() is not False:
+        return s
+    return pd.Series(pd.array(trimmed, dtype="str"), index=s.index)
+
+
 def blank_markers(raw: pd.Series) -> pd.Series:
-    """`raw` with the empty markers ('--', '(not set)', 'N/A' …) turned into NA."""
-    lowered = raw.str.strip().str.lower()
-    return raw.mask(lowered.isin(EMPTY_MARKERS))
+    """`raw` (str) with the empty markers ('--', '(not set)', 'N/A' …) turned into NA."""
+    mask = _marker_mask(pc.utf8_trim_whitespace(_text_cells(raw)))
+    return raw if mask is None else raw.mask(mask)
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -174,7 +209,7 @@ def _arrow_iso(s: pd.Series) -> pd.Series | None:
     if not s.head(50).str.match(r"\d{4}-\d{2}-\d{2}").all():
         return None
     try:
-        parsed = pc.cast(pa.array(s.to_numpy(dtype=object), type=pa.string()), pa.timestamp("us"))
+        parsed = pc.cast(_text_cells(s), pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return pd.Series(parsed.to_numpy(zero_copy_only=False), index=s.index).astype(DATETIME_DTYPE)
@@ -211,7 +246,7 @@ def parse_datetime(
     (`convention` 'auto' infers it from values above 12; an all-ambiguous column uses `default_order`
     and says so), YYYYMMDD, epoch s/ms, Excel serials, and textual months. A column may mix formats;
     each value must parse under the column's day/month order."""
-    s = blank_markers(raw.astype("str")).str.strip()
+    s = strip_cells(blank_markers(raw.astype("str")))
     present = s.notna()
     out = pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
     if not present.any():
@@ -278,8 +313,7 @@ def parse_datetime(
 
 
 def _checked(out: pd.Series, present: pd.Series, note: str) -> Parsed:
-    years = out.dt.year
-    implausible = out.notna() & ((years < MIN_YEAR) | (years > MAX_YEAR))
+    implausible = (out < _FIRST_DAY) | (out >= _AFTER_LAST_DAY)  # a year outside MIN_YEAR…MAX_YEAR
     out = out.where(~implausible)
     bad = present & out.isna()
     return Parsed(out.astype(DATETIME_DTYPE), bad, note)

@@ -1,0 +1,106 @@
+"""Duplicate keys inside one file: `ingest._repeated_later` (packed int64 keys, a stable sort) must find
+exactly the rows `DataFrame.duplicated(keep="last")` finds, whatever the key columns' dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecycle.ingest import _key_codes, _repeated_later, ingest_raw
+from lifecycle.reader import read_raw
+
+STAMPS = [
+    "2026-01-05 10:00:00",
+    "2026-01-05 10:00:01",
+    "2026-01-05 10:00:00.250",
+    "1969-12-31 23:59:59",
+    None,
+]
+TEXTS = ["a", "b", " a", "A", "", None]
+
+
+def _frame(rows: list[tuple[int, int, int, float | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "at": pd.Series([STAMPS[r[0]] for r in rows], dtype="datetime64[us]"),
+            "who": pd.Series([TEXTS[r[1]] for r in rows], dtype="str"),
+            "kind": pd.Series([TEXTS[r[2]] for r in rows], dtype="str").astype("category"),
+            "amount": pd.Series([r[3] for r in rows], dtype="float64"),
+        }
+    )
+
+
+def test_hand_made_duplicates_keep_the_last_row():
+    frame = _frame(
+        [(0, 0, 0, 1.0), (0, 0, 0, 1.0), (1, 0, 0, 1.0), (0, 0, 0, 1.0), (4, 5, 5, None), (4, 5, 5, None)]
+    )
+    rows = np.arange(len(frame))
+    assert _repeated_later(frame, ["at", "who", "kind", "amount"], rows).tolist() == [
+        True, True, False, False, True, False,
+    ]  # fmt: skip
+    # Only the rows given take part: without row 3, row 1 is the last of its key.
+    assert _repeated_later(frame, ["at", "who"], np.array([0, 1, 2])).tolist() == [True, False, False]
+
+
+def test_timestamps_are_packed_in_whole_seconds_only_when_every_value_is():
+    seconds = pd.Series(pd.to_datetime(["2026-01-01 00:00:00", "2026-01-01 00:00:02", None]))
+    codes, span = _key_codes(seconds.astype("datetime64[us]"))
+    assert codes.tolist() == [1, 3, 0] and span == 4
+    finer = pd.Series(
+        pd.to_datetime(["2026-01-01 00:00:00", "2026-01-01 00:00:00.001"], format="ISO8601")
+    ).astype("datetime64[us]")
+    codes, span = _key_codes(finer)
+    assert codes.tolist() == [1, 2] and span == 3  # milliseconds
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(STAMPS) - 1),
+            st.integers(0, len(TEXTS) - 1),
+            st.integers(0, len(TEXTS) - 1),
+            st.sampled_from([None, 0.0, 1.5, -2.0]),
+        ),
+        max_size=40,
+    ),
+    st.lists(st.sampled_from(["at", "who", "kind", "amount"]), min_size=1, max_size=4, unique=True),
+    st.data(),
+)
+def test_same_duplicates_as_pandas(rows, key, data):
+    frame = _frame(rows)
+    subset = np.array(
+        sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)))) if rows else []), dtype=int
+    )
+    expected = frame.iloc[subset][key].duplicated(keep="last").to_numpy()
+    assert _repeated_later(frame, key, subset).tolist() == expected.tolist()
+
+
+def test_a_key_too_wide_to_pack_is_left_to_pandas():
+    far = pd.Series(pd.to_datetime(["1900-01-01 00:00:00.000001", "2199-12-31 23:59:59.999999"] * 3))
+    frame = pd.DataFrame(
+        {
+            "a": far.astype("datetime64[us]"),
+            "b": far.astype("datetime64[us]"),
+            "c": far.astype("datetime64[us]"),
+        }
+    )
+    rows = np.arange(len(frame))
+    assert _repeated_later(frame, ["a", "b", "c"], rows).tolist() == [True, True, True, True, False, False]
+
+
+def test_ingest_rejects_the_earlier_duplicates_with_their_reason():
+    csv = (
+        b"Lead ID,Changed at,Reason,Score change\n"
+        b"L1,2026-01-05 10:00:00,Form fill,5\n"
+        b"L1,2026-01-05 10:00:00,Form fill,7\n"
+        b"L2,2026-01-05 10:00:00,Form fill,5\n"
+        b"L1,2026-01-05 10:00:01,Form fill,5\n"
+    )
+    result = ingest_raw(read_raw(csv, "scores.csv")[0], table="score_changes")
+    assert result.report.duplicates == 1
+    assert result.frame["delta"].tolist() == [7, 5, 5]
+    assert result.rejected_rows["row"].tolist() == [2]
+    assert result.rejected_rows["reason"].str.startswith("duplicate lead_id/at/reason").tolist() == [True]
