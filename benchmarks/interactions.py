@@ -65,9 +65,9 @@ def overview_data(o: Opened, month: str, channel: str | None = None) -> dict[str
     funnels, and the quarter-to-date pacing of the key metrics."""
     settings = lm.DEFAULT_SETTINGS
     key_ids = list(lm.KEY_METRICS.values())
-    now = lm.compute_all(o.facts, month, channel, settings)
+    now = lm.compute_metrics(o.facts, key_ids, month, channel, settings)
     compare = comparison_month(month, "mom")
-    before = lm.compute_all(o.facts, compare, channel, settings) if compare in o.months else {}
+    before = lm.compute_metrics(o.facts, key_ids, compare, channel, settings) if compare in o.months else {}
     spark_months = trailing_months(o.months, month, SPARK_MONTHS)
     cards = [
         metric_card(now[m], before.get(m), lm.metric_series(o.facts, m, spark_months, channel, settings))

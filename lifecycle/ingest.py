@@ -564,4 +564,5 @@ def ingest_files(
             errors.append(str(exc))
     if results:
         merge_into_workspace(out, results)
+    pa.default_memory_pool().release_unused()  # what writing the tables used, given back before the facts
     return results, errors

@@ -93,12 +93,30 @@ def compute_metric(
     settings: Settings | None = None,
 ) -> MetricResult:
     """One metric for month "YYYY-MM" (and channel, when given), with the rows behind it."""
+    return compute_metrics(data, [metric_id], month, channel, settings)[metric_id]
+
+
+def compute_metrics(
+    data: Tables | Facts,
+    metric_ids: Iterable[str],
+    month: str,
+    channel: str | None = None,
+    settings: Settings | None = None,
+) -> dict[str, MetricResult]:
+    """Some catalog metrics for one month and channel, with their rows: taken from :func:`compute_all`'s
+    results when that month was computed whole lately, else only these are computed (the overview's five
+    cards do not wait for the forty metrics of the stage pages)."""
     facts = build_facts(data)
     settings = settings or DEFAULT_SETTINGS
     period = parse_month(month)
-    result = _compute(facts, metric_id, _scope(facts, period, channel, settings, True))
-    _remember(facts, _series_key(metric_id, str(period), channel, settings), result)
-    return result
+    whole = facts.cache.get("recent", {}).get((str(period), channel, settings))
+    if whole is not None:
+        return {metric_id: whole[metric_id] for metric_id in metric_ids}
+    scope = _scope(facts, period, channel, settings, True)
+    results = {metric_id: _compute(facts, metric_id, scope) for metric_id in metric_ids}
+    for metric_id, result in results.items():
+        _remember(facts, _series_key(metric_id, str(period), channel, settings), result)
+    return results
 
 
 def compute_all(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from metrics_fixtures import table
@@ -131,7 +132,10 @@ def test_a_contact_created_after_its_account_became_a_customer_is_not_that_custo
         account=["Beta", "Acme"],
     )
     customers = table(
-        "customers", customer_id=["c-beta", "c-acme"], started_at=["2024-02-01", "2024-03-01"], account=["Beta", "Acme"]
+        "customers",
+        customer_id=["c-beta", "c-acme"],
+        started_at=["2024-02-01", "2024-03-01"],
+        account=["Beta", "Acme"],
     )
     facts = build_facts({"leads": leads, "customers": customers})
     linked = by_id(facts.customers, "lead_id", "customer_id")
@@ -308,3 +312,13 @@ def test_month_bounds_are_half_open_calendar_months():
 def test_parse_month_rejects_anything_but_yyyy_mm(bad):
     with pytest.raises(ValueError, match="YYYY-MM"):
         parse_month(bad)
+
+
+def test_first_code_and_earliest_tick_per_group_follow_row_order():
+    from lifecycle.metrics.emails import _NO_TICK, _first_code_per_group, _first_ticks
+
+    groups = np.array([2, 0, 2, 0, 1, 2])
+    codes = np.array([-1, 5, 7, 3, -1, 4])  # group 2's first row has no code: its next one counts
+    assert _first_code_per_group(groups, codes, 4).tolist() == [5, -1, 7, -1]
+    ticks = np.array([30, 20, 10, 25, 5, 40])
+    assert _first_ticks(groups, ticks, 4).tolist() == [20, 5, 10, _NO_TICK]

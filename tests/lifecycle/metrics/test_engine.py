@@ -14,6 +14,7 @@ from lifecycle.metrics import (
     channels,
     compute_all,
     compute_metric,
+    compute_metrics,
     default_month,
     metric_series,
     metrics_payload,
@@ -54,6 +55,21 @@ def test_tables_and_facts_give_the_same_result():
         == compute_metric(facts, "nurture.mqls", "2026-02").value
         == 1
     )
+
+
+def test_some_metrics_are_computed_alone_or_taken_from_the_whole_month():
+    ids = ["capture.new_leads", "nurture.mqls", "attract.sessions"]
+    facts = build_facts(TABLES)
+    some = compute_metrics(facts, ids, "2026-02", "Paid")
+    assert list(some) == ids
+    assert "recent" not in facts.cache or not facts.cache["recent"]  # nothing else was computed
+    assert (some["capture.new_leads"].value, some["nurture.mqls"].value) == (0, 1)  # a's MQL in February
+    assert not some["attract.sessions"].available and "web traffic" in some["attract.sessions"].reason
+    whole = compute_all(facts, "2026-02", "Paid")
+    again = compute_metrics(facts, ids, "2026-02", "Paid")
+    assert all(again[m] is whole[m] for m in ids)  # the whole month's results, not computed again
+    fresh = compute_all(build_facts(TABLES), "2026-02", "Paid")
+    assert [some[m].value for m in ids] == [fresh[m].value for m in ids]
 
 
 def test_metric_series_matches_single_month_computations():

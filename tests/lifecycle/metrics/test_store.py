@@ -19,7 +19,7 @@ from lifecycle.metrics.derived import Later
 from lifecycle.metrics.engine import SAVED_MONTHS
 from lifecycle.metrics.store import FRAMES, load_facts, open_facts, save_facts
 from lifecycle.sample import generate
-from lifecycle.workspace import commit, load_tables
+from lifecycle.workspace import commit, load_tables, read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +67,9 @@ def test_facts_of_older_tables_are_not_used(tmp_path):
     reopened = open_facts(tmp_path)
     assert len(reopened.leads) == 100
     assert len(load_facts(tmp_path).leads) == 100  # saved again for the new tables
-    assert len(list((tmp_path / "facts").iterdir())) == len(
-        [f for f in (tmp_path / "facts").iterdir() if f.suffix == ".parquet"]
-    )
+    # only the files of the facts saved last are left (no temporary file, nothing of the older facts)
+    listed = read_manifest(tmp_path)["facts"]["files"].values()
+    assert sorted(f"facts/{f.name}" for f in (tmp_path / "facts").iterdir()) == sorted(listed)
 
 
 def test_a_workspace_that_cannot_be_written_still_opens(tmp_path, monkeypatch):
