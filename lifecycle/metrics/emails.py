@@ -82,10 +82,24 @@ def _code_of(uniques: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
     return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
 
 
-def _first_code_per_group(groups: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
-    """The first non-missing code (``codes`` ≥ 0, in row order) per group 0…n-1, -1 where a group has none."""
+def _first_rows(groups: np.ndarray, n: int) -> np.ndarray:
+    """The first row (in row order) of each group 0…n-1; every group has one."""
+    first_row = np.full(n, len(groups), dtype=np.int64)
+    np.minimum.at(first_row, groups, np.arange(len(groups)))
+    return first_row
+
+
+def _first_code_per_group(
+    groups: np.ndarray, codes: np.ndarray, n: int, first_rows: np.ndarray
+) -> np.ndarray:
+    """The first non-missing code (``codes`` ≥ 0, in row order) per group 0…n-1, -1 where a group has none.
+    ``first_rows`` (``_first_rows``) answers it at once when no code is missing."""
+    present = codes >= 0
+    if present.all():
+        return codes[first_rows].astype(np.int64)
     out = np.full(n, -1, dtype=np.int64)
-    rows = np.flatnonzero(codes >= 0)
+    rows = np.flatnonzero(present)
+    del present
     if len(rows):
         first_row = np.full(n, len(codes), dtype=np.int64)
         np.minimum.at(first_row, groups[rows], rows)  # no hashing of the millions of group codes
@@ -208,6 +222,8 @@ def email_send_facts(
     pcodes, pairs = pd.factorize(ecodes.astype(np.int64) * width + rcodes)
     del ecodes, rcodes  # event-level arrays are let go as soon as they are used (tens of millions of rows)
     n = len(pairs)
+    if n < 2**31:
+        pcodes = pcodes.astype(np.int32)
     event_codes, event_names = _normalized_codes(events["event"])
     event_kind = _code_of(event_names, EVENT_NAMES).astype(np.int8)[event_codes]
     del event_codes
@@ -222,8 +238,10 @@ def email_send_facts(
     is_sent = event_kind == 0
     first_any, first_sent = _first_ticks(pcodes, ticks, n), _first_ticks(pcodes[is_sent], ticks[is_sent], n)
     sent_at = np.where(first_sent != _NO_TICK, first_sent, first_any).view(at_us.dtype)
+    del first_any, first_sent, is_sent, at, at_us, ticks
 
     email_codes, recipient_codes = pairs // width, pairs % width
+    del pairs
     out = pd.DataFrame(
         {
             "email": _categorical(email_codes, emails),
@@ -240,18 +258,24 @@ def email_send_facts(
         out[col] = _categorical(pos, ids)
     out["channel"] = _channel_codes(leads, lead_pos, customers, cust_pos)
 
+    first_rows = _first_rows(pcodes, n)
     audience_codes, audiences = _normalized_codes(_column(events, "audience"))
-    given = _first_code_per_group(pcodes, _code_of(audiences, AUDIENCES)[audience_codes], n)
+    given = _first_code_per_group(pcodes, _code_of(audiences, AUDIENCES)[audience_codes], n, first_rows)
+    del audience_codes
     start = _take_dates(customers, "start", cust_pos)
     churn = _take_dates(customers, "churned_at", cust_pos)
     lead_customer = _take_dates(leads, "customer_at", lead_pos)
+    del lead_pos, cust_pos, pos, recipient_codes
     # NaT compares False, so a missing start or customer date never makes a customer.
     was_customer = ((start <= sent_at) & ~(churn <= sent_at)) | (lead_customer <= sent_at)
+    del start, churn, lead_customer
     audience = np.where(given >= 0, given, was_customer.astype(np.int64))
     out["audience"] = pd.Categorical.from_codes(audience, categories=list(AUDIENCES))
+    del given, audience, was_customer
     for col in ("program", "step"):
         codes, uniques = _codes(_column(events, col))
-        out[col] = _categorical(_first_code_per_group(pcodes, codes, n), uniques)
+        out[col] = _categorical(_first_code_per_group(pcodes, codes, n, first_rows), uniques)
+        del codes
     out["sent_at"] = pd.Series(sent_at, dtype=DATETIME)
 
     # An email whose export has delivered events uses them; otherwise delivered = not bounced.
@@ -302,11 +326,27 @@ def send_months(sends: pd.DataFrame) -> pd.DataFrame:
     Columns: ``month`` (first day of the month), ``audience``, ``channel``, ``sends``, ``delivered``,
     ``opened``, ``clicked``, ``bounced``, ``unsubscribed`` (ints).
     """
-    month = sends["sent_at"].to_numpy().astype("datetime64[M]").astype(DATETIME)
-    counts = sends[list(FLAG_NAMES[1:])].astype(np.int64).assign(sends=1)
-    keys = [pd.Series(month, name="month"), sends["audience"], sends["channel"]]
-    grouped = counts.groupby(keys, observed=True, sort=True).sum()
-    return grouped.reset_index()[["month", "audience", "channel", "sends", *FLAG_NAMES[1:]]]
+    # One integer per (month, audience, channel), ordered as a sorted groupby would order the groups; each count
+    # is a bincount over those integers (a groupby of millions of sends held a copy of every flag as int64).
+    months = sends["sent_at"].to_numpy().astype("datetime64[M]").view(np.int64)
+    audience, channel = sends["audience"].array, sends["channel"].array
+    sized = len(audience.categories), len(channel.categories)
+    keep = (months != np.iinfo(np.int64).min) & (audience.codes >= 0) & (channel.codes >= 0)
+    first = int(months[keep].min()) if keep.any() else 0
+    key = ((months - first) * sized[0] + audience.codes) * sized[1] + channel.codes
+    groups, inverse = np.unique(key[keep], return_inverse=True)
+    out = pd.DataFrame(
+        {
+            "month": ((groups // (sized[0] * sized[1])) + first).astype("datetime64[M]").astype(DATETIME),
+            "audience": pd.Categorical.from_codes(groups // sized[1] % sized[0], dtype=audience.dtype),
+            "channel": pd.Categorical.from_codes(groups % sized[1], dtype=channel.dtype),
+            "sends": np.bincount(inverse, minlength=len(groups)).astype(np.int64),
+        }
+    )
+    for flag in FLAG_NAMES[1:]:
+        counted = sends[flag].to_numpy(dtype=bool)[keep]
+        out[flag] = np.bincount(inverse, weights=counted, minlength=len(groups)).astype(np.int64)
+    return out
 
 
 def email_summary_facts(tables: Tables) -> pd.DataFrame | None:

@@ -315,10 +315,49 @@ def test_parse_month_rejects_anything_but_yyyy_mm(bad):
 
 
 def test_first_code_and_earliest_tick_per_group_follow_row_order():
-    from lifecycle.metrics.emails import _NO_TICK, _first_code_per_group, _first_ticks
+    from lifecycle.metrics.emails import _NO_TICK, _first_code_per_group, _first_rows, _first_ticks
 
-    groups = np.array([2, 0, 2, 0, 1, 2])
-    codes = np.array([-1, 5, 7, 3, -1, 4])  # group 2's first row has no code: its next one counts
-    assert _first_code_per_group(groups, codes, 4).tolist() == [5, -1, 7, -1]
-    ticks = np.array([30, 20, 10, 25, 5, 40])
-    assert _first_ticks(groups, ticks, 4).tolist() == [20, 5, 10, _NO_TICK]
+    groups = np.array([2, 0, 2, 0, 1, 2, 3])
+    first_rows = _first_rows(groups, 4)
+    assert first_rows.tolist() == [1, 4, 0, 6]
+    codes = np.array([-1, 5, 7, 3, -1, 4, 2])  # group 2's first row has no code: its next one counts
+    assert _first_code_per_group(groups, codes, 4, first_rows).tolist() == [5, -1, 7, 2]
+    complete = np.array([9, 5, 7, 3, 6, 4, 2])  # no code missing: each group's first row
+    assert _first_code_per_group(groups, complete, 4, first_rows).tolist() == [5, 6, 9, 2]
+    ticks = np.array([30, 20, 10, 25, 5, 40, 1])
+    assert _first_ticks(groups[:6], ticks[:6], 4).tolist() == [20, 5, 10, _NO_TICK]
+
+
+def test_send_months_count_each_month_audience_and_channel_in_sorted_order():
+    from lifecycle.metrics.emails import send_months
+
+    channels = pd.CategoricalDtype(["Paid", "Organic", "(not set)"])
+    audiences = pd.CategoricalDtype(["prospect", "customer"])
+    sends = pd.DataFrame(
+        {
+            "sent_at": pd.to_datetime(
+                ["2026-03-31 23:00", "2026-02-01", "2026-03-01", "2026-03-15", None, "2026-02-10"],
+                format="ISO8601",
+            ).astype("datetime64[us]"),
+            "audience": pd.Categorical(
+                ["prospect", "customer", "prospect", "prospect", "prospect", None], dtype=audiences
+            ),
+            "channel": pd.Categorical(["Organic", "Paid", "Organic", "Paid", "Paid", "Paid"], dtype=channels),
+            "delivered": [True, True, False, True, True, True],
+            "opened": [True, False, False, True, True, True],
+            "clicked": [False, False, False, True, False, False],
+            "bounced": [False, False, True, False, False, False],
+            "unsubscribed": [False, True, False, False, False, False],
+        }
+    )
+    out = send_months(sends)  # the undated send and the one without audience are not counted
+    assert out["month"].dt.strftime("%Y-%m").tolist() == ["2026-02", "2026-03", "2026-03"]
+    assert out["audience"].tolist() == ["customer", "prospect", "prospect"]
+    assert out["channel"].tolist() == ["Paid", "Paid", "Organic"]  # category order, as a sorted groupby
+    assert out[["sends", "delivered", "opened", "clicked", "bounced", "unsubscribed"]].values.tolist() == [
+        [1, 1, 0, 0, 0, 1],
+        [1, 1, 1, 1, 0, 0],
+        [2, 1, 1, 0, 1, 0],
+    ]
+    assert out["channel"].dtype == channels and out["sends"].dtype == np.int64
+    assert send_months(sends.iloc[:0]).empty
