@@ -65,9 +65,13 @@ def overview_data(o: Opened, month: str, channel: str | None = None) -> dict[str
     funnels, and the quarter-to-date pacing of the key metrics."""
     settings = lm.DEFAULT_SETTINGS
     key_ids = list(lm.KEY_METRICS.values())
-    now = lm.compute_metrics(o.facts, key_ids, month, channel, settings)
     compare = comparison_month(month, "mom")
-    before = lm.compute_metrics(o.facts, key_ids, compare, channel, settings) if compare in o.months else {}
+    now: dict[str, lm.MetricResult] = {}
+    before: dict[str, lm.MetricResult] = {}
+    for metric_id in key_ids:  # as the page does: one card per stage, each with its comparison month
+        now |= lm.compute_metrics(o.facts, [metric_id], month, channel, settings)
+        if compare in o.months:
+            before |= lm.compute_metrics(o.facts, [metric_id], compare, channel, settings)
     spark_months = trailing_months(o.months, month, SPARK_MONTHS)
     cards = [
         metric_card(now[m], before.get(m), lm.metric_series(o.facts, m, spark_months, channel, settings))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
-from lifecycle.schema import NOT_SET, TABLES, coerce_frame
+from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import normalize_key, parse_datetime, parse_number, parse_text
 
@@ -109,7 +110,7 @@ def _normalize_category(
     distinct = pd.Series([*uniques, None], dtype="str")  # the last one stands for the empty cells
     text = parse_text(distinct).values
     out, bad, seen = _normalize_distinct(table, column, text, mapping, warnings, header)
-    rows = np.where(codes < 0, len(distinct) - 1, codes)
+    rows = np.where(codes < 0, len(distinct) - 1, codes).astype(np.intp)  # (a take by int8 codes is slow)
     present = text.notna()
     if out.notna().equals(present) and (out[present] == text[present]).all():
         values = parse_text(raw).values  # every value already canonical: the column as read, not a copy
@@ -224,18 +225,23 @@ def _parse_column(
 
 def _parse_distinct(raw: pd.Series, parse: Callable[[pd.Series], _Column]) -> _Column:
     """`parse` (`_parse_column`) of a categorical column (a large file, `reader.DICTIONARY_BYTES`): each
-    distinct value is parsed once and the result spread to the rows. Text stays categorical; dates and numbers
-    are dense."""
-    distinct = pd.Series([*raw.cat.categories, None], dtype="str")  # the last one stands for the empty cells
+    distinct value is parsed once and the result spread to the rows. Text stays categorical (`raw` itself when
+    parsing changed no value); dates and numbers are dense."""
+    categories = pa.array(raw.cat.categories.array)
+    # the last one stands for the empty cells
+    distinct = pd.Series(pd.array(pa.concat_arrays([categories, pa.nulls(1, categories.type)]), dtype="str"))
     col = parse(distinct)
+    # a missing cell's code is -1, which indexes the last (empty) distinct value
     codes = raw.cat.codes.to_numpy()
-    rows = np.where(codes < 0, len(distinct) - 1, codes)
-    bad = pd.Series(col.bad.to_numpy(dtype=bool)[rows], index=raw.index)
+    bad = pd.Series(col.bad.to_numpy(dtype=bool)[codes], index=raw.index)
     if col.values.dtype == "str":
+        parsed = pa.array(col.values.array)
+        if parsed.null_count == 1 and parsed.slice(0, len(categories)).equals(categories):
+            return _Column(raw, bad, col.reason)  # every value as it was: the same codes and categories
         value_codes, values = pd.factorize(col.values)  # trimming or synonyms can merge distinct values
-        spread = pd.Categorical.from_codes(value_codes[rows], categories=pd.Index(values, dtype="str"))
+        spread = pd.Categorical.from_codes(value_codes[codes], categories=pd.Index(values, dtype="str"))
         return _Column(pd.Series(spread, index=raw.index), bad, col.reason)
-    return _Column(pd.Series(col.values.array.take(rows), index=raw.index), bad, col.reason)
+    return _Column(pd.Series(col.values.to_numpy()[codes], index=raw.index), bad, col.reason)
 
 
 # ---------------------------------------------------------------------------------------------- one table
@@ -263,33 +269,71 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         codes[present] = scaled
         return codes, hi - lo + 2
     if values.dtype == "str":
-        encoded = pc.dictionary_encode(pa.array(values.array))
-        chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-        indices = pa.chunked_array([c.indices for c in chunks], type=pa.int32())
-        size = len(chunks[0].dictionary) if chunks else 0
-        return pc.fill_null(indices, -1).to_numpy().astype(np.int64) + 1, size + 1
+        cells = pa.array(values.array)
+        if len(cells) < _PARALLEL_ROWS:
+            indices, dictionary = _encoded(pc.dictionary_encode(cells))
+            return indices + 1, len(dictionary) + 1
+        half = len(cells) // 2  # two halves encoded on two threads, then numbered as one
+        with ThreadPoolExecutor(2) as pool:
+            (first, first_values), (second, second_values) = pool.map(
+                lambda part: _encoded(pc.dictionary_encode(part)), [cells[:half], cells[half:]]
+            )
+        renumber = pc.fill_null(pc.index_in(second_values, value_set=first_values), -1).to_numpy()
+        renumber = renumber.astype(np.int64)
+        new = renumber < 0
+        renumber[new] = len(first_values) + np.arange(int(new.sum()))
+        renumber = np.append(renumber, -1)  # a missing value's index -1 stays -1
+        return np.concatenate([first, renumber[second]]) + 1, len(first_values) + int(new.sum()) + 1
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
+_PARALLEL_ROWS = 1_000_000
+"""Rows from which a text key column is dictionary-encoded in two halves on two threads."""
+
+
+def _encoded(encoded: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """The indices (int64, -1 where missing) and the dictionary of `pc.dictionary_encode`'s result (its chunks
+    share one dictionary)."""
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.large_string())
+    indices = pa.chunked_array([c.indices for c in chunks], type=pa.int32())
+    return pc.fill_null(indices, -1).to_numpy().astype(np.int64), chunks[0].dictionary
+
+
 def _repeated_later(frame: pd.DataFrame, key: list[str], rows: np.ndarray) -> np.ndarray:
-    """Which of `rows` (positions into `frame`) have their `key` repeated by a later one of them (the
-    duplicates `DataFrame.duplicated(keep="last")` finds). The key's columns are packed into one int64 per row
-    (timestamps as the most significant part, so rows in time order are nearly sorted already) and found by a
-    stable sort; a key too wide to pack is left to pandas."""
-    ordered = sorted(key, key=lambda c: frame[c].dtype.kind != "M")
+    """Which of `rows` (sorted positions into `frame`) have their `key` repeated by a later one of them (the
+    duplicates `DataFrame.duplicated(keep="last")` finds). The key's columns are packed into one int64 per row,
+    those with cheap codes first (categoricals, timestamps, numbers): when a plain sort finds no value repeated
+    (most files), no key repeats and the search stops, before any text column is encoded. Only when keys repeat
+    is a stable order taken, to find which row of each comes last."""
+    cheap_first = sorted(key, key=lambda column: frame[column].dtype == "str")
+    every = len(rows) == len(frame)  # then `rows` are all positions, in order
     packed, span = np.zeros(len(rows), dtype=np.int64), 1
-    for column in ordered:
-        codes, size = _key_codes(frame[column])
-        span *= size
-        if span >= 2**63:
-            return frame.iloc[rows][key].duplicated(keep="last").to_numpy()
-        packed = packed * size + codes[rows]
-    order = np.argsort(packed, kind="stable")  # equal keys stay in file order: the last of each run is kept
-    in_order = packed[order]
     repeated = np.zeros(len(rows), dtype=bool)
-    repeated[order[:-1][in_order[1:] == in_order[:-1]]] = True
+    for i, column in enumerate(cheap_first):
+        codes, size = _key_codes(frame[column])
+        if span * size >= 2**63:  # too wide to pack: number the distinct keys so far 0…k-1 first
+            distinct, packed = np.unique(packed, return_inverse=True)
+            span = len(distinct)
+        packed *= size
+        packed += codes if every else codes[rows]
+        span *= size
+        del codes
+        last = i + 1 == len(cheap_first)
+        before_text = not last and frame[column].dtype != "str" and frame[cheap_first[i + 1]].dtype == "str"
+        if (last or before_text) and not _any_repeated(packed):
+            return repeated
+    order = np.argsort(packed, kind="stable")  # file order within equal keys
+    in_order = packed[order]
+    repeated[order[:-1][in_order[1:] == in_order[:-1]]] = True  # every row of a run but its last
     return repeated
+
+
+def _any_repeated(packed: np.ndarray) -> bool:
+    in_order = np.sort(packed)
+    return bool((in_order[1:] == in_order[:-1]).any())
 
 
 def _compact_columns(table: str, columns: Mapping[str, pd.Series]) -> list[str]:
@@ -381,7 +425,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
             none = np.logical_and.reduce([p.isna().to_numpy() for p in present])
             reject(pd.Series(none, index=frame.index), f"{' / '.join(group)}: all empty")
 
-    result = coerce_frame(name, pd.DataFrame(out, index=frame.index), categorical=_compact_columns(name, out))
+    result = coerce_frame(name, frame_of(out, frame.index), categorical=_compact_columns(name, out))
     # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
     key = [k for k in spec.key if k in result.columns]
     valid = np.flatnonzero(reason_of == 0)
@@ -418,7 +462,8 @@ def _rejected_frame(
 ) -> pd.DataFrame:
     """The rows not `loaded` (with their reasons `kinds` and the cells they quote, `culprit`, None when none),
     then the lines the reader could not split, as the rejected-rows download lists them."""
-    bad = raw.frame[~loaded]
+    rejected_at = np.flatnonzero(~loaded)
+    bad = raw.frame.iloc[rejected_at]  # a take of the few rejected rows, not a filter of every column
     parts = []
     if len(bad):
         cells = bad.astype("str")
@@ -432,7 +477,11 @@ def _rejected_frame(
             pd.concat(
                 [
                     pd.DataFrame(
-                        {"row": raw.rows[~loaded].astype("Int64"), "reason": detail, "reason_kind": kind},
+                        {
+                            "row": raw.rows.iloc[rejected_at].astype("Int64"),
+                            "reason": detail,
+                            "reason_kind": kind,
+                        },
                         index=bad.index,
                     ),
                     cells,

@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 
 from lifecycle import limits
 from lifecycle.synonyms import normalize_header
+from lifecycle.values import maybe_untrimmed
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -705,7 +706,10 @@ def _repeating_columns(body: _Body, positions: list[str], delimiter: str) -> set
     try:
         table = pacsv.read_csv(
             pa.BufferReader(sample),
-            read_options=pacsv.ReadOptions(column_names=positions, use_threads=False),
+            # one block, so each column has one dictionary (per-block dictionaries would overcount)
+            read_options=pacsv.ReadOptions(
+                column_names=positions, use_threads=False, block_size=len(sample) + 1
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=b'"' in sample, invalid_row_handler=lambda _: "skip"
             ),
@@ -781,7 +785,10 @@ def _strings_frame(pending: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
 
 
 def _trimmed(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    trimmed = pc.utf8_trim_whitespace(values.cast(pa.large_string()))
+    values = values.cast(pa.large_string())
+    if not maybe_untrimmed(values):  # most cells of most exports: nothing to trim, no empty text
+        return values
+    trimmed = pc.utf8_trim_whitespace(values)
     blank = pc.equal(trimmed, "")
     if pc.any(blank).as_py():
         trimmed = pc.if_else(blank, pa.scalar(None, pa.large_string()), trimmed)
@@ -801,8 +808,14 @@ def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
     # Trimming can make two distinct values equal (" a" and "a") or empty: factorize the trimmed values.
     merged, categories = pd.factorize(pd.Series(pd.array(_trimmed(column.chunk(0).dictionary), dtype="str")))
     indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=pa.int32())
-    rows = pc.fill_null(indices, distinct).to_numpy()  # a missing cell points past the last value
-    codes = np.append(merged, -1)[rows]
+    smallest = next(
+        t for t in (np.int8, np.int16, np.int32) if len(categories) < np.iinfo(t).max
+    )  # as pandas'
+    if np.array_equal(merged, np.arange(distinct)):  # trimming merged nothing: the codes are the indices
+        codes = pc.fill_null(indices, -1).cast(pa.from_numpy_dtype(smallest)).to_numpy()
+    else:
+        rows = pc.fill_null(indices, distinct).to_numpy()  # a missing cell points past the last value
+        codes = np.append(merged, -1).astype(smallest)[rows]
     return pd.Series(
         pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str")), copy=False
     )

@@ -10,7 +10,7 @@ canonical frame:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -289,7 +289,16 @@ def coerce_frame(table: str, frame: pd.DataFrame, *, categorical: Sequence[str] 
             out[col.name] = values
         else:
             out[col.name] = values.astype(col.dtype)
-    return pd.DataFrame(out, index=frame.index)
+    return frame_of(out, frame.index)
+
+
+def frame_of(columns: Mapping[str, pd.Series], index: pd.Index) -> pd.DataFrame:
+    """`pd.DataFrame(columns, index=index)` for Series already on `index`, keeping one block per column: the
+    constructor would copy the columns of one dtype into a 2-D block (half a second for two number columns of
+    ten million rows)."""
+    if not columns:
+        return pd.DataFrame(index=index)
+    return pd.concat(columns, axis=1)
 
 
 def validate_frame(table: str, frame: pd.DataFrame) -> None:

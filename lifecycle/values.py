@@ -8,6 +8,7 @@ the reason), and a note for the report (e.g. the date convention decided for the
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,13 +60,45 @@ def _marker_mask(trimmed: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     return mask
 
 
+_EDGE_BYTES = np.zeros(256, dtype=bool)
+_EDGE_BYTES[list(b" \t\n\r\x0b\x0c")] = True
+_EDGE_BYTES[0x80:] = True  # any non-ASCII byte: it may end a Unicode space (NBSP, ideographic space …)
+
+
+def maybe_untrimmed(cells: pa.Array | pa.ChunkedArray) -> bool:
+    """False when no cell starts or ends with a space and none is empty ("" rather than missing): read from the
+    first and last byte of each cell, without copying the cells. True when that may not hold (a cell ending in
+    a non-ASCII character is looked at closely by the caller)."""
+    for chunk in cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]:
+        if not len(chunk):
+            continue
+        if chunk.type not in (pa.string(), pa.large_string()):
+            return True
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        width = np.int64 if chunk.type == pa.large_string() else np.int32
+        offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        lengths = np.diff(offsets)
+        empty = lengths == 0
+        if empty.any() and pc.any(pc.equal(pc.binary_length(chunk), 0)).as_py():
+            return True  # a present empty cell (a missing one has length 0 too)
+        filled = ~empty
+        data = (
+            np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+        )
+        if _EDGE_BYTES[data[offsets[:-1][filled]]].any() or _EDGE_BYTES[data[offsets[1:][filled] - 1]].any():
+            return True
+    return False
+
+
 def strip_cells(s: pd.Series) -> pd.Series:
     """`s.str.strip()` of a str Series, by Arrow; `s` itself (no copy) when no cell has spaces to trim."""
     cells = _text_cells(s)
+    if not maybe_untrimmed(cells):
+        return s
     trimmed = pc.utf8_trim_whitespace(cells)
     if pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py() is not False:
         return s
-    return pd.Series(pd.array(trimmed, dtype="str"), index=s.index)
+    return pd.Series(pd.array(trimmed, dtype="str"), index=s.index, name=s.name)
 
 
 def blank_markers(raw: pd.Series) -> pd.Series:
@@ -205,14 +238,28 @@ def _try_format(s: pd.Series, fmt: str) -> pd.Series:
 
 
 def _arrow_iso(s: pd.Series) -> pd.Series | None:
-    """All values as naive ISO 8601 dates/timestamps, parsed by Arrow's vectorized cast; None if any is not."""
-    if not s.head(50).str.match(r"\d{4}-\d{2}-\d{2}").all():
+    """All present values as naive ISO 8601 dates/timestamps, parsed by Arrow's vectorized cast (chunks in
+    parallel); None if any is not (a missing value stays NaT)."""
+    head = s.head(50).dropna()
+    if not len(head) or not head.str.match(r"\d{4}-\d{2}-\d{2}").all():
         return None
+    cells = _text_cells(s)
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
     try:
-        parsed = pc.cast(_text_cells(s), pa.timestamp("us"))
+        if len(chunks) > 1 and len(cells) >= _PARALLEL_CELLS:
+            with ThreadPoolExecutor() as pool:
+                parsed = list(pool.map(lambda chunk: pc.cast(chunk, pa.timestamp("us")), chunks))
+        else:
+            parsed = [pc.cast(chunk, pa.timestamp("us")) for chunk in chunks]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=s.index).astype(DATETIME_DTYPE)
+    stamps = pa.chunked_array(parsed, pa.timestamp("us")).to_numpy() if parsed else np.array([], "M8[us]")
+    return pd.Series(stamps, index=s.index).astype(DATETIME_DTYPE)
+
+
+_PARALLEL_CELLS = 1_000_000
+"""Cells from which an ISO column's chunks are cast on several threads (Arrow's cast of a chunked array is one
+thread)."""
 
 
 def _numeric_dates(s: pd.Series) -> tuple[pd.Series, str] | None:
@@ -246,7 +293,12 @@ def parse_datetime(
     (`convention` 'auto' infers it from values above 12; an all-ambiguous column uses `default_order`
     and says so), YYYYMMDD, epoch s/ms, Excel serials, and textual months. A column may mix formats;
     each value must parse under the column's day/month order."""
-    s = strip_cells(blank_markers(raw.astype("str")))
+    raw = raw.astype("str")
+    if convention in ("auto", "dayfirst", "monthfirst"):
+        fast = _arrow_iso(raw)  # every present cell naive ISO 8601 as it is: nothing to trim or blank
+        if fast is not None:
+            return _checked(fast, raw.notna(), "ISO 8601")
+    s = strip_cells(blank_markers(raw))
     present = s.notna()
     out = pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
     if not present.any():
@@ -327,6 +379,8 @@ def parse_text(raw: pd.Series) -> Parsed:
     as it is, sharing its memory: a 20-million-row export is not copied for nothing."""
     s = raw.astype("str")
     cells = pa.array(s)
+    if not maybe_untrimmed(cells):  # as the reader leaves text cells: nothing to trim or blank
+        return Parsed(s.copy(deep=False), pd.Series(False, index=raw.index), "")
     trimmed = pc.utf8_trim_whitespace(cells)
     # None when every cell is empty (nothing to share then)
     untouched = pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py()

@@ -236,14 +236,9 @@ def shared(ctx: Context, key: tuple, compute: Callable[[], Any]) -> Any:
     return memo(ctx, ("shared", *key), lambda: shared_cached(full, compute))
 
 
-def results(
-    ctx: Context, month: str | None = None, ids: list[str] | None = None
-) -> dict[str, lm.MetricResult]:
-    """Every metric (or the metrics `ids`) for `month` (default: the selected one) and the selected channel."""
+def results(ctx: Context, ids: list[str], month: str | None = None) -> dict[str, lm.MetricResult]:
+    """The metrics `ids` for `month` (default: the selected one) and the selected channel."""
     month = month or ctx.month
-    whole = ("all", month, ctx.channel)
-    if ids is None or whole in ctx.built.memo:
-        return memo(ctx, whole, lambda: lm.compute_all(ctx.facts, month, ctx.channel, ctx.settings))
     return memo(
         ctx,
         ("some", month, ctx.channel, tuple(ids)),
@@ -306,8 +301,8 @@ def stage_header(stage: str, ctx: Context) -> None:
 
 def cards(ctx: Context, ids: list[str], per_row: int = 4, sparkline: bool = True) -> None:
     """Metric cards for `ids`: value, change against the comparison month, sparkline, drill-through."""
-    now = results(ctx, ids=ids)
-    before = results(ctx, ctx.compare_month, ids) if ctx.compare_month else {}
+    now = results(ctx, ids)
+    before = results(ctx, ids, ctx.compare_month) if ctx.compare_month else {}
     label = ses.COMPARISONS[ctx.selection.compare]
     for start in range(0, len(ids), per_row):
         columns = st.columns(per_row)

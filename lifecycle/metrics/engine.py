@@ -71,7 +71,8 @@ SERIES_MEMO_LIMIT = 100_000
 
 RECENT_MONTHS = 4
 """Whole results (details and drill-through rows) of the last few (month, channel, settings) computed with
-``compute_all``: a page showing a month beside its comparison month, and a switch back, compute nothing again."""
+``compute_all`` (the CLI's ``metrics``, a month switch back and forth): that month again, or some of its metrics
+through ``compute_metrics``, compute nothing again."""
 
 
 def _remember(facts: Facts, key: tuple[Any, ...], result: MetricResult) -> None:
@@ -103,9 +104,12 @@ def compute_metrics(
     channel: str | None = None,
     settings: Settings | None = None,
 ) -> dict[str, MetricResult]:
-    """Some catalog metrics for one month and channel, with their rows: taken from :func:`compute_all`'s
-    results when that month was computed whole lately, else only these are computed (the overview's five
-    cards do not wait for the forty metrics of the stage pages)."""
+    """Some catalog metrics for one month and channel, with their rows: only these are computed (a page's
+    cards do not wait for the forty metrics of every stage), or taken from :func:`compute_all`'s results
+    when a caller computed that month whole lately."""
+    metric_ids = list(metric_ids)
+    for metric_id in metric_ids:
+        _definition(metric_id)  # an unknown id is a ValueError, whatever is cached
     facts = build_facts(data)
     settings = settings or DEFAULT_SETTINGS
     period = parse_month(month)

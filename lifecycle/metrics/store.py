@@ -5,16 +5,16 @@ deriving them again.
 score history); its result depends only on the workspace's tables. :func:`save_facts` writes each frame of the
 facts under ``facts/`` — the frames opening reads as uncompressed Arrow IPC files, which are memory-mapped and
 become pandas frames without decoding (a million leads open in a few hundredths of a second, against a few
-tenths from Parquet), the two large ones read on first use as Parquet (a fifth of the disk space) — with
+tenths from Parquet), the three read on first use (``LATER``) as Parquet (a fifth of the disk space) — with
 every metric's value in the last three years of data under the default settings (``engine.recent_values``:
 what trend charts, sparklines, warnings and pacing read), and records in the manifest which table files they
 were derived from and which version of the metrics code derived them. :func:`open_facts` reads them back when
 both still hold, and otherwise derives the facts from the tables and saves them for next time. Writes follow
 the workspace's rule: files first, then the manifest in one atomic replace.
 
-Opening reads every frame except the two largest, the event-level email sends and the score history: only the
-nurture page's program and score-driver tables and the e-mail drill-through rows read them, so they are read
-on first use (``derived.Later``) from files opened when the facts were (a later save that replaces the files
+Opening reads every frame except the largest (``LATER``): the event-level email sends, the score history and
+its leads. Only the nurture page's program and score-driver tables and the e-mail drill-through rows read
+them, so they are read on first use (``derived.Later``) from files opened when the facts were (a later save that replaces the files
 does not take them away from facts already open).
 """
 

@@ -1,5 +1,5 @@
-"""Duplicate keys inside one file: `ingest._repeated_later` (packed int64 keys, a stable sort) must find
-exactly the rows `DataFrame.duplicated(keep="last")` finds, whatever the key columns' dtypes."""
+"""Duplicate keys inside one file: `ingest._repeated_later` (packed int64 keys narrowed by sorting, then a
+stable sort of the repeated ones) must find exactly the rows `DataFrame.duplicated(keep="last")` finds, whatever the key columns' dtypes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lifecycle import ingest
 from lifecycle.ingest import _key_codes, _repeated_later, ingest_raw
 from lifecycle.reader import read_raw
 
@@ -28,6 +29,7 @@ def _frame(rows: list[tuple[int, int, int, float | None]]) -> pd.DataFrame:
             "who": pd.Series([TEXTS[r[1]] for r in rows], dtype="str"),
             "kind": pd.Series([TEXTS[r[2]] for r in rows], dtype="str").astype("category"),
             "amount": pd.Series([r[3] for r in rows], dtype="float64"),
+            "tag": pd.Series([TEXTS[-1 - r[2]] for r in rows], dtype="str"),
         }
     )
 
@@ -66,7 +68,7 @@ def test_timestamps_are_packed_in_whole_seconds_only_when_every_value_is():
         ),
         max_size=40,
     ),
-    st.lists(st.sampled_from(["at", "who", "kind", "amount"]), min_size=1, max_size=4, unique=True),
+    st.lists(st.sampled_from(["at", "who", "kind", "amount", "tag"]), min_size=1, max_size=5, unique=True),
     st.data(),
 )
 def test_same_duplicates_as_pandas(rows, key, data):
@@ -78,7 +80,7 @@ def test_same_duplicates_as_pandas(rows, key, data):
     assert _repeated_later(frame, key, subset).tolist() == expected.tolist()
 
 
-def test_a_key_too_wide_to_pack_is_left_to_pandas():
+def test_a_key_too_wide_to_pack_at_once_is_numbered_on_the_way():
     far = pd.Series(pd.to_datetime(["1900-01-01 00:00:00.000001", "2199-12-31 23:59:59.999999"] * 3))
     frame = pd.DataFrame(
         {
@@ -104,3 +106,17 @@ def test_ingest_rejects_the_earlier_duplicates_with_their_reason():
     assert result.frame["delta"].tolist() == [7, 5, 5]
     assert result.rejected_rows["row"].tolist() == [2]
     assert result.rejected_rows["reason"].str.startswith("duplicate lead_id/at/reason").tolist() == [True]
+
+
+def test_text_codes_are_the_same_when_encoded_in_two_halves(monkeypatch):
+    texts = pd.Series(["b", "a", None, "c", "a", "b", None, "d", "c"], dtype="str")
+    alone, size = _key_codes(texts)
+    monkeypatch.setattr(ingest, "_PARALLEL_ROWS", 2)
+    halves, halves_size = _key_codes(texts)
+    assert size == halves_size == 5  # four values and the missing one
+    assert pd.factorize(alone)[0].tolist() == pd.factorize(halves)[0].tolist()  # same partition of the rows
+    assert halves[2] == halves[6] == 0 and (halves[[0, 1, 3, 7]] > 0).all()
+    frame = _frame([(0, 0, 0, 1.0), (0, 1, 0, 1.0), (1, 0, 0, 1.0), (0, 0, 0, 1.0), (4, 5, 5, None)] * 2)
+    rows = np.arange(len(frame))
+    expected = frame[["who", "tag", "at"]].duplicated(keep="last").tolist()
+    assert _repeated_later(frame, ["who", "tag", "at"], rows).tolist() == expected

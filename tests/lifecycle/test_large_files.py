@@ -132,6 +132,18 @@ def test_a_mostly_distinct_column_stays_text(monkeypatch):
     assert isinstance(dtypes["Event"], pd.CategoricalDtype)
 
 
+def test_values_repeating_across_the_parsers_blocks_are_counted_once(monkeypatch):
+    # 100,000 rows (3.2 MB, several of the parser's default 1 MB blocks): Kind cycles through 20,000 values,
+    # each seen in every block — a fifth of the rows, so repeating; Email is distinct on every row.
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    body = b"".join(b"K%05d,lead-%07d@example.com\n" % (i % 20_000, i) for i in range(100_000))
+    assert 3 << 20 < len(body) < reader._SAMPLE_BODY_BYTES
+    (raw,) = reader.read_raw(b"Kind,Email\n" + body, "kinds.csv")
+    assert isinstance(raw.frame.iloc[:, 0].dtype, pd.CategoricalDtype)
+    assert str(raw.frame.iloc[:, 1].dtype) == "str"
+    assert raw.frame.iloc[:, 0].nunique() == 20_000 and len(raw.frame) == 100_000
+
+
 def test_files_ingested_from_disk_match_their_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(reader, "_HEAD_BYTES", 200)
     monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lifecycle.values import number_rules, parse_datetime, parse_number
+from lifecycle import values
+from lifecycle.values import number_rules, parse_datetime, parse_number, parse_text, strip_cells
 
 
 def texts(*values: str | None) -> pd.Series:
@@ -137,3 +139,68 @@ def test_semicolon_files_hint_decimal_comma_for_ambiguous_columns():
     # '1,234' alone could be either; in a ';' file it is 1.234.
     assert parse_number(texts("1,234"), comma_hint=True).values.tolist() == [1.234]
     assert parse_number(texts("1,234"), comma_hint=False).values.tolist() == [1234.0]
+
+
+def test_strip_cells_trims_like_pandas_and_keeps_the_series():
+    untouched = pd.Series(["a", None, "b c"], dtype="str", name="channel", index=[3, 5, 9])
+    assert strip_cells(untouched) is untouched  # nothing to trim: no copy
+    padded = pd.Series([" a", None, "b c \t", ""], dtype="str", name="channel", index=[3, 5, 9, 11])
+    got = strip_cells(padded)
+    pd.testing.assert_series_equal(got, padded.str.strip())
+    assert got.tolist()[0] == "a" and got.tolist()[2] == "b c" and got.name == "channel"
+
+
+def test_iso_cells_parse_alike_on_one_thread_or_per_chunk(monkeypatch):
+    cells = ["2024-01-05 10:00:00", None, "2024-02-29", "1899-12-31", "2024-03-01T08:30:15"]
+    chunked = pd.Series(
+        pd.array(pa.chunked_array([cells[:2], cells[2:4], cells[4:]], pa.large_string()), dtype="str")
+    )
+    want = [
+        pd.Timestamp("2024-01-05 10:00"),
+        pd.NaT,
+        pd.Timestamp("2024-02-29"),
+        pd.NaT,
+        pd.Timestamp("2024-03-01 08:30:15"),
+    ]
+    for parallel_from in (10**9, 0):
+        monkeypatch.setattr(values, "_PARALLEL_CELLS", parallel_from)
+        got = parse_datetime(chunked)
+        assert got.values.isna().tolist() == [False, True, False, True, False]
+        assert got.values.dropna().tolist() == [want[0], want[2], want[4]]
+        assert got.bad.tolist() == [False, False, False, True, False]  # 1899 is outside the plausible years
+        assert got.note == "ISO 8601" and str(got.values.dtype) == "datetime64[us]"
+    # one cell that is not ISO: the whole column takes the general road, which still reads it
+    mixed = pd.Series(["2024-01-05", " 2024-01-06 ", "--", "Jan 7, 2024"], dtype="str")
+    got = parse_datetime(mixed)
+    assert got.values.tolist()[:2] == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-01-06")]
+    assert got.values.tolist()[3] == pd.Timestamp("2024-01-07") and got.bad.tolist() == [False] * 4
+
+
+CELL_TEXT = st.lists(
+    st.one_of(
+        st.none(),
+        st.text(alphabet=st.sampled_from(["a", "é", " ", "\t", "\u00a0", "\u3000", "x", "-"]), max_size=4),
+    ),
+    max_size=12,
+)
+
+
+@given(CELL_TEXT, st.integers(0, 3), st.integers(0, 3))
+def test_text_cells_come_out_trimmed_with_empty_ones_missing(cells, cut, skip):
+    # chunked (the reader's blocks) and sliced (an offset into the buffers): the edges are still found
+    arrow = pa.chunked_array(
+        [
+            pa.array(cells[:cut], pa.large_string()),
+            pa.array(cells[cut:], pa.large_string()).slice(min(skip, 1)),
+        ],
+        pa.large_string(),
+    )
+    series = pd.Series(pd.array(arrow, dtype="str"))
+    kept = cells[:cut] + cells[cut:][min(skip, 1) :]
+    want = [None if c is None or not c.strip() else c.strip() for c in kept]
+    got = parse_text(series).values
+    assert [None if pd.isna(v) else v for v in got] == want
+    stripped = strip_cells(series)
+    assert [None if pd.isna(v) else v for v in stripped] == [None if c is None else c.strip() for c in kept]
+    if not values.maybe_untrimmed(pa.array(series.array)):
+        assert all(c is None or (c == c.strip() and c) for c in kept)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from lifecycle import workspace
@@ -81,8 +82,10 @@ def test_killing_an_ingest_process_at_any_moment_leaves_a_readable_workspace(ws,
     outcomes = set()
     for delay in (0.5, 1.0, 1.5, 2.5):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lifecycle", "ingest", str(big), "--out", str(ws)], cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "lifecycle", "ingest", str(big), "--out", str(ws)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
@@ -95,3 +98,39 @@ def test_killing_an_ingest_process_at_any_moment_leaves_a_readable_workspace(ws,
             break
         assert_same(before, after)
     assert False in outcomes  # at least one kill landed before the commit point
+
+
+def _encodings(path: Path) -> dict[str, bool]:
+    meta = pq.ParquetFile(path).metadata
+    return {
+        meta.schema.column(i).name: "RLE_DICTIONARY" in meta.row_group(0).column(i).encodings
+        for i in range(meta.num_columns)
+    }
+
+
+def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_path, monkeypatch):
+    events = pd.DataFrame(
+        {
+            "recipient": pd.Series(["L1", "L2", "L3", "L1"], dtype="str"),
+            "event": pd.Series(["open", "click", "open", "open"], dtype="str").astype("category"),
+            "at": pd.Series(pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"])),
+            "email": pd.Series(["E1", "E1", "E2", "E1"], dtype="str").astype("category"),
+        }
+    )
+    workspace.commit(tmp_path / "small", {"email_events": events})
+    small = workspace.table_files(tmp_path / "small")["email_events"]
+    assert _encodings(small) == {
+        "recipient": True,
+        "event": True,
+        "at": True,
+        "email": True,
+    }  # Parquet's default
+    monkeypatch.setattr(workspace, "PLAIN_FROM_ROWS", 4)
+    workspace.commit(tmp_path / "large", {"email_events": events})
+    large = workspace.table_files(tmp_path / "large")["email_events"]
+    assert _encodings(large) == {"recipient": False, "event": True, "at": False, "email": True}
+    for folder in ("small", "large"):  # the same table read back either way
+        got = load_tables(tmp_path / folder, compact=True)["email_events"]
+        assert got["recipient"].astype("str").tolist() == ["L1", "L2", "L3", "L1"]
+        assert got["event"].astype("str").tolist() == ["open", "click", "open", "open"]
+        assert got["at"].tolist() == events["at"].tolist()

@@ -72,6 +72,15 @@ def test_some_metrics_are_computed_alone_or_taken_from_the_whole_month():
     assert [some[m].value for m in ids] == [fresh[m].value for m in ids]
 
 
+def test_an_unknown_metric_id_is_a_value_error_even_for_a_month_computed_whole():
+    facts = build_facts(TABLES)
+    with pytest.raises(ValueError, match="unknown metric 'nurture.mqlz'"):
+        compute_metrics(facts, ["nurture.mqls", "nurture.mqlz"], "2026-02")
+    compute_all(facts, "2026-02")
+    with pytest.raises(ValueError, match="unknown metric 'nurture.mqlz'"):
+        compute_metrics(facts, ["nurture.mqls", "nurture.mqlz"], "2026-02")
+
+
 def test_metric_series_matches_single_month_computations():
     months = ["2026-01", "2026-02", "2026-03", "2026-04"]
     series = metric_series(TABLES, "capture.new_leads", months)
