@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
-from lifecycle.values import normalize_key, parse_datetime, parse_number, parse_text
+from lifecycle.values import dictionary_codes, normalize_key, parse_datetime, parse_number, parse_text
 
 MAX_REASON_EXAMPLES = 3
 MAX_ABS_NUMBER = 1e13
@@ -269,37 +267,10 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         codes[present] = scaled
         return codes, hi - lo + 2
     if values.dtype == "str":
-        cells = pa.array(values.array)
-        if len(cells) < _PARALLEL_ROWS:
-            indices, dictionary = _encoded(pc.dictionary_encode(cells))
-            return indices + 1, len(dictionary) + 1
-        half = len(cells) // 2  # two halves encoded on two threads, then numbered as one
-        with ThreadPoolExecutor(2) as pool:
-            (first, first_values), (second, second_values) = pool.map(
-                lambda part: _encoded(pc.dictionary_encode(part)), [cells[:half], cells[half:]]
-            )
-        renumber = pc.fill_null(pc.index_in(second_values, value_set=first_values), -1).to_numpy()
-        renumber = renumber.astype(np.int64)
-        new = renumber < 0
-        renumber[new] = len(first_values) + np.arange(int(new.sum()))
-        renumber = np.append(renumber, -1)  # a missing value's index -1 stays -1
-        return np.concatenate([first, renumber[second]]) + 1, len(first_values) + int(new.sum()) + 1
+        indices, dictionary = dictionary_codes(pa.array(values.array))
+        return np.add(indices, 1, dtype=np.int64), len(dictionary) + 1
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int64) + 1, len(uniques) + 1
-
-
-_PARALLEL_ROWS = 1_000_000
-"""Rows from which a text key column is dictionary-encoded in two halves on two threads."""
-
-
-def _encoded(encoded: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """The indices (int64, -1 where missing) and the dictionary of `pc.dictionary_encode`'s result (its chunks
-    share one dictionary)."""
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    if not chunks:
-        return np.zeros(0, dtype=np.int64), pa.array([], pa.large_string())
-    indices = pa.chunked_array([c.indices for c in chunks], type=pa.int32())
-    return pc.fill_null(indices, -1).to_numpy().astype(np.int64), chunks[0].dictionary
 
 
 def _repeated_later(frame: pd.DataFrame, key: list[str], rows: np.ndarray) -> np.ndarray:

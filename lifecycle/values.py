@@ -90,6 +90,52 @@ def maybe_untrimmed(cells: pa.Array | pa.ChunkedArray) -> bool:
     return False
 
 
+PARALLEL_ROWS = 1_000_000
+"""Cells from which `dictionary_codes` encodes a column in two halves on two threads."""
+
+
+def dictionary_codes(cells: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Each cell's index (int32; -1 where missing) into the column's distinct values, and those values (Arrow's
+    dictionary encoding). A long column is encoded in two halves on two threads, then numbered as one."""
+    if len(cells) < PARALLEL_ROWS:
+        return _encoded(pc.dictionary_encode(cells))
+    half = len(cells) // 2
+    with ThreadPoolExecutor(2) as pool:
+        (first, first_values), (second, second_values) = pool.map(
+            lambda part: _encoded(pc.dictionary_encode(part)), [cells[:half], cells[half:]]
+        )
+    renumber = (
+        pc.fill_null(pc.index_in(second_values, value_set=first_values), -1).to_numpy().astype(np.int32)
+    )
+    new = renumber < 0
+    renumber[new] = len(first_values) + np.arange(int(new.sum()), dtype=renumber.dtype)
+    renumber = np.append(renumber, np.int32(-1))  # a missing cell's -1 stays -1
+    codes = np.empty(len(cells), dtype=np.int32)
+    codes[:half] = first
+    np.take(renumber, second, out=codes[half:])
+    return codes, pa.concat_arrays([first_values, second_values.filter(pa.array(new))])
+
+
+def _encoded(encoded: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """The indices (int32, -1 where missing) and the dictionary of `pc.dictionary_encode`'s result (its chunks
+    share one dictionary)."""
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], encoded.type.value_type)
+    indices = pa.chunked_array([c.indices for c in chunks], type=chunks[0].indices.type)
+    return pc.fill_null(indices, -1).to_numpy().astype(np.int32, copy=False), chunks[0].dictionary
+
+
+def categorical_of(cells: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """A categorical Series of text cells (missing cells missing), categories in order of appearance."""
+    codes, dictionary = dictionary_codes(cells)
+    smallest = next(t for t in (np.int8, np.int16, np.int32) if len(dictionary) < np.iinfo(t).max)
+    categories = pd.Index(pd.array(dictionary, dtype="str"))
+    return pd.Series(
+        pd.Categorical.from_codes(codes.astype(smallest, copy=False), categories=categories), copy=False
+    )
+
+
 def strip_cells(s: pd.Series) -> pd.Series:
     """`s.str.strip()` of a str Series, by Arrow; `s` itself (no copy) when no cell has spaces to trim."""
     cells = _text_cells(s)

@@ -22,7 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lifecycle.schema import TABLES, coerce_frame
+from lifecycle.schema import TABLES, coerce_frame, frame_of
+from lifecycle.values import categorical_of
 
 Tables = Mapping[str, pd.DataFrame]
 """Canonical tables by name; a table that was never loaded is absent (not an empty frame)."""
@@ -68,9 +69,33 @@ def _read_table(name: str, path: Path, compact: bool) -> pd.DataFrame:
     if not compact or name not in COMPACT_TABLES:
         return coerce_frame(name, pd.read_parquet(path))
     text = [c.name for c in TABLES[name].columns if c.dtype == "str"]
-    present = [c for c in text if c in pq.read_schema(path).names]
-    table = pq.read_table(path, read_dictionary=present)
-    return coerce_frame(name, table.to_pandas(), categorical=present)
+    file = pq.ParquetFile(path)
+    present = [c for c in text if c in file.schema_arrow.names]
+    meta = file.metadata
+    position = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
+    stored_as_codes = [
+        c
+        for c in present
+        if all(meta.row_group(g).column(position[c]).has_dictionary_page for g in range(meta.num_row_groups))
+    ]
+    table = pq.read_table(path, read_dictionary=stored_as_codes)
+    columns = {}
+    for column in table.column_names:
+        cells = table.column(column)
+        if column in present and not _few_codes(cells):
+            # Each row group's own dictionary of a mostly distinct column (ids): pandas would unify a million
+            # values per row group (7 s for 21 M recipients); one encoding of the values is cheaper.
+            columns[column] = categorical_of(cells.cast(pa.large_string()))
+        else:
+            columns[column] = cells.to_pandas()
+        del cells
+    del table
+    return coerce_frame(name, frame_of(columns, pd.RangeIndex(meta.num_rows)), categorical=present)
+
+
+def _few_codes(cells: pa.ChunkedArray) -> bool:
+    """Whether `cells` are dictionary-encoded with small dictionaries (each row group's, added up)."""
+    return pa.types.is_dictionary(cells.type) and sum(len(c.dictionary) for c in cells.chunks) <= 1 << 16
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:

@@ -199,6 +199,22 @@ def _channel_codes(
     return _categorical(out, uniques)
 
 
+def _pair_codes(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0…n-1 of the distinct `keys` (each in 0…span-1), as int32 where n allows, and those keys. When the
+    span is at most four keys per event, by marking a flag per possible key (codes follow the keys' order):
+    a quarter of the time of hashing twenty million keys; else by hashing (codes in order of appearance)."""
+    if span <= 4 * len(keys):
+        seen = np.zeros(span, dtype=bool)
+        seen[keys] = True
+        pairs = np.flatnonzero(seen)
+        del seen
+        number = np.empty(span, dtype=np.int32 if len(pairs) < 2**31 else np.int64)  # read at `pairs` only
+        number[pairs] = np.arange(len(pairs), dtype=number.dtype)
+        return number[keys], pairs
+    codes, pairs = pd.factorize(keys)
+    return (codes.astype(np.int32) if len(pairs) < 2**31 else codes), pairs
+
+
 def email_send_facts(
     tables: Tables, *, leads: pd.DataFrame | None = None, customers: pd.DataFrame | None = None
 ) -> pd.DataFrame | None:
@@ -219,11 +235,9 @@ def email_send_facts(
         events, at, rcodes = events[usable], at[usable], rcodes[usable]
     ecodes, emails = _codes(_email_identity(events))
     width = max(len(recipients), 1)
-    pcodes, pairs = pd.factorize(ecodes.astype(np.int64) * width + rcodes)
+    pcodes, pairs = _pair_codes(ecodes.astype(np.int64) * width + rcodes, len(emails) * width)
     del ecodes, rcodes  # event-level arrays are let go as soon as they are used (tens of millions of rows)
     n = len(pairs)
-    if n < 2**31:
-        pcodes = pcodes.astype(np.int32)
     event_codes, event_names = _normalized_codes(events["event"])
     event_kind = _code_of(event_names, EVENT_NAMES).astype(np.int8)[event_codes]
     del event_codes

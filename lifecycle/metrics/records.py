@@ -109,9 +109,13 @@ def lookup(keys: pd.Series, index: pd.Index, values: pd.Series | np.ndarray) -> 
 
 def _first_lead_per_key(keys: pd.Series, created: pd.Series, lead_ids: pd.Series) -> pd.Series:
     """lead_id of the first-created lead per join key (index = key)."""
-    frame = pd.DataFrame({"k": keys, "t": created, "id": lead_ids}).dropna(subset=["k"])
-    frame = frame.sort_values(["k", "t"], kind="stable").drop_duplicates("k")
-    return pd.Series(frame["id"].to_numpy(), index=pd.Index(frame["k"].to_numpy()))
+    codes, distinct = pd.factorize(keys)  # a missing key is -1
+    ticks = created.astype(DATETIME).to_numpy().view(np.int64)
+    ticks = np.where(ticks == np.iinfo(np.int64).min, np.iinfo(np.int64).max, ticks)  # no date: last
+    order = np.lexsort((ticks, codes))  # by key, then date, then file order (lexsort is stable)
+    order = order[codes[order] >= 0]
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]] if len(order) else order
+    return pd.Series(lead_ids.to_numpy()[first], index=pd.Index(distinct[codes[first]]))
 
 
 # ---------------------------------------------------------------- leads
@@ -221,12 +225,17 @@ def lead_facts(tables: Tables) -> tuple[pd.DataFrame, dict[str, list[str]]] | No
     out["score"] = leads["score"].astype("float64") if "score" in leads.columns else np.nan
 
     history = _stage_history(stage_rows)
+    at_history = history.index.get_indexer(ids) if history is not None else None  # each lead's row, or -1
     sources: dict[str, list[str]] = {}
     for col in STAGE_DATE_COLUMNS.values():
         value = dates(leads, col)
         src = ["leads"] if col in leads.columns else []
         if history is not None and col in history.columns:
-            value = value.fillna(lookup(ids, history.index, history[col].astype(DATETIME)).astype(DATETIME))
+            stage_at = history[col].astype(DATETIME).to_numpy()
+            found = np.full(len(ids), np.datetime64("NaT"), dtype=DATETIME)
+            if len(stage_at):
+                found = np.where(at_history >= 0, stage_at[np.maximum(at_history, 0)], found)
+            value = value.fillna(pd.Series(found, index=value.index, dtype=DATETIME))
             src.append("lead_stages")
         out[col] = value.astype(DATETIME)
         sources[col] = src

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lifecycle.schema import frame_of
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -27,7 +28,43 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     order = np.argsort(text.to_numpy(dtype=object), kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
+    if not len(rank):  # no value at all
+        return np.full(len(codes), -1, dtype=np.int64), text
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), text[order]
+
+
+def _lead_time_order(codes: np.ndarray, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`rows` ordered by (lead code, time, file order): a stable sort by lead — one plain sort of the lead code
+    and the row's place packed in an int64 (codes and places are below len(codes), so both fit) — which is the
+    order when each lead's rows are in time order in the file (exports sorted by time, or by lead then time);
+    else the rows are put in time order first."""
+    bits = max(int(len(codes)).bit_length(), 1)
+
+    def by_lead(rows: np.ndarray) -> np.ndarray:  # stable: rows of a lead keep their order
+        packed = (codes[rows].astype(np.int64) << bits) | np.arange(len(rows), dtype=np.int64)
+        return rows[np.sort(packed) & ((1 << bits) - 1)]
+
+    ordered = by_lead(
+        rows
+    )  # in time order within each lead already when the file is in time order, or by lead
+    lead, when = codes[ordered], at[ordered]
+    if ((lead[1:] == lead[:-1]) & (when[1:] < when[:-1])).any():
+        ordered = by_lead(rows[np.argsort(at[rows], kind="stable")])
+    return ordered
+
+
+def _block_cumsum(step: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The running sum of `step` restarting where `starts` is True (the first value always starts). Whole
+    numbers below 2**53 (scores as exported) are summed once over the whole array — exact, so each block's sum
+    is a difference of two sums; other values are summed block by block."""
+    if not len(step):
+        return step.astype("float64")
+    total = np.cumsum(step)
+    if np.array_equal(step, np.round(step)) and np.abs(step).sum() < 2**53:
+        block_start = np.flatnonzero(starts)
+        before = np.r_[0.0, total][block_start]  # the sum before each block
+        return total - np.repeat(before, np.diff(np.r_[block_start, len(step)]))
+    return pd.Series(step).groupby(np.cumsum(starts)).cumsum().to_numpy()
 
 
 @dataclass(frozen=True)
@@ -60,15 +97,14 @@ class ScoreHistory:
             delta = np.full(n, np.nan)
         codes, uniques = _sorted_codes(raw["lead_id"])
         keep = (codes >= 0) & ~np.isnat(at) & ~(np.isnan(total) & np.isnan(delta))
-        order = np.lexsort((np.arange(n)[keep], at[keep], codes[keep]))
-        rows = np.flatnonzero(keep)[order]
+        rows = _lead_time_order(codes, at, np.flatnonzero(keep))
         codes, at, total, delta = codes[rows], at[rows], total[rows], delta[rows]
         has_total = ~np.isnan(total)
         # A total starts a new block per lead; inside a block the running score is total + later deltas.
         new_lead = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
-        block = np.cumsum(new_lead | has_total)
+        starts_block = new_lead | has_total
         step = np.where(has_total, total, np.nan_to_num(delta))
-        running = pd.Series(step).groupby(block).cumsum().to_numpy()
+        running = _block_cumsum(step, starts_block)
         previous = np.r_[0.0, running[:-1]] if len(running) else running
         previous = np.where(new_lead, 0.0, previous)
         if "reason" in raw.columns:
@@ -76,16 +112,17 @@ class ScoreHistory:
             reason = pd.Categorical.from_codes(reason_codes[rows], categories=pd.Index(reasons, dtype="str"))
         else:
             reason = pd.Categorical([None] * len(rows), categories=pd.Index([], dtype="str"))
-        changes = pd.DataFrame(
-            {
-                "lead_id": pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str")),
-                "at": at,
-                "delta": running - previous,
-                "score": running,
-                "reason": reason,
-            }
+        columns = {
+            "lead_id": pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str")),
+            "at": at,
+            "delta": running - previous,
+            "score": running,
+            "reason": reason,
+        }
+        changes = frame_of(
+            {name: pd.Series(values) for name, values in columns.items()}, pd.RangeIndex(len(rows))
         )
-        present = np.unique(codes)
+        present = codes[new_lead]  # the sorted codes, each once
         starts = np.searchsorted(codes, np.arange(len(uniques)))
         lead_index = pd.Index(uniques, dtype="str")
         # Every factorized lead has at least one kept row or is dropped from the index below.

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -92,16 +93,19 @@ def _jsonable_info(info: dict[str, Any]) -> dict[str, Any]:
 def save_facts(folder: str | os.PathLike[str], facts: Facts) -> None:
     """Write ``facts`` (built from the workspace's current tables) into ``folder`` and record them."""
     folder = Path(folder)
-    files: dict[str, str] = {}
-    for name in FRAMES:
-        frame = getattr(facts, name)
-        if frame is not None:
-            files[name] = _write_frame(folder, name, frame)
+    frames = {name: getattr(facts, name) for name in FRAMES if getattr(facts, name) is not None}
     if facts.scores is not None:
-        files["scores"] = _write_frame(folder, "scores", facts.scores.changes)
-        leads = pd.DataFrame({"lead_id": facts.scores.lead_index, "start": facts.scores.starts[:-1]})
-        files["score_leads"] = _write_frame(folder, "score_leads", leads)
-    files["values"] = _write_frame(folder, "values", recent_values(facts))
+        frames["scores"] = facts.scores.changes
+        frames["score_leads"] = pd.DataFrame(
+            {"lead_id": facts.scores.lead_index, "start": facts.scores.starts[:-1]}
+        )
+    # The frames are written on a second thread (Arrow and Parquet encode outside the GIL) while this one
+    # computes the metric values; each frame is only read.
+    with ThreadPoolExecutor(1) as pool:
+        written = {name: pool.submit(_write_frame, folder, name, frame) for name, frame in frames.items()}
+        values = recent_values(facts)
+        files = {name: future.result() for name, future in written.items()}
+    files["values"] = _write_frame(folder, "values", values)
     span = event_date_range(facts)
     manifest = read_manifest(folder)
     manifest["facts"] = {

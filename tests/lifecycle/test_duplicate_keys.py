@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle import ingest
+from lifecycle import values
 from lifecycle.ingest import _key_codes, _repeated_later, ingest_raw
 from lifecycle.reader import read_raw
 
@@ -111,7 +111,7 @@ def test_ingest_rejects_the_earlier_duplicates_with_their_reason():
 def test_text_codes_are_the_same_when_encoded_in_two_halves(monkeypatch):
     texts = pd.Series(["b", "a", None, "c", "a", "b", None, "d", "c"], dtype="str")
     alone, size = _key_codes(texts)
-    monkeypatch.setattr(ingest, "_PARALLEL_ROWS", 2)
+    monkeypatch.setattr(values, "PARALLEL_ROWS", 2)
     halves, halves_size = _key_codes(texts)
     assert size == halves_size == 5  # four values and the missing one
     assert pd.factorize(alone)[0].tolist() == pd.factorize(halves)[0].tolist()  # same partition of the rows

@@ -204,3 +204,19 @@ def test_text_cells_come_out_trimmed_with_empty_ones_missing(cells, cut, skip):
     assert [None if pd.isna(v) else v for v in stripped] == [None if c is None else c.strip() for c in kept]
     if not values.maybe_untrimmed(pa.array(series.array)):
         assert all(c is None or (c == c.strip() and c) for c in kept)
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", "é"])), max_size=20))
+def test_dictionary_codes_number_each_distinct_value_once_on_one_or_two_threads(cells):
+    arrow = pa.array(cells, pa.large_string())
+    for parallel_from in (10**9, 2):
+        values.PARALLEL_ROWS = parallel_from
+        try:
+            codes, distinct = values.dictionary_codes(arrow)
+            category = values.categorical_of(arrow)
+        finally:
+            values.PARALLEL_ROWS = 1_000_000
+        assert len(set(distinct.to_pylist())) == len(distinct) and None not in distinct.to_pylist()
+        assert [None if c < 0 else distinct[int(c)].as_py() for c in codes] == cells
+        assert [None if pd.isna(v) else v for v in category] == cells
+        assert category.cat.categories.dtype == "str"

@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from metrics_fixtures import table
 
 from lifecycle.metrics import build_facts, month_bounds, parse_month
+from lifecycle.metrics.emails import _pair_codes
+from lifecycle.metrics.records import _first_lead_per_key
+from lifecycle.metrics.scores import ScoreHistory
 
 NAT = None
 T = pd.Timestamp
@@ -275,6 +280,56 @@ def test_score_at_a_time_mixes_totals_and_later_deltas_and_defaults_to_zero():
     assert facts.score_at(per_lead).to_dict() == {"a": 10, "b": 0}
 
 
+def _running_scores_by_hand(changes: pd.DataFrame) -> list[tuple[str, pd.Timestamp, float, float]]:
+    """(lead, at, delta, score) per kept row, ordered by lead, time and file order: the SPEC §3 rule, one row
+    at a time."""
+    rows = [
+        (lead, at, i, delta, score)
+        for i, (lead, at, delta, score) in enumerate(
+            changes[["lead_id", "at", "delta", "score"]].itertuples(index=False)
+        )
+        if not pd.isna(lead) and not pd.isna(at) and not (pd.isna(delta) and pd.isna(score))
+    ]
+    out, lead_now, running = [], None, 0.0
+    for lead, at, _, delta, score in sorted(rows, key=lambda r: (str(r[0]), r[1], r[2])):
+        before = 0.0 if lead != lead_now else running
+        running = float(score) if not pd.isna(score) else before + float(delta)
+        lead_now = lead
+        out.append((str(lead), at, running - before, running))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", None]),
+            st.sampled_from(["2026-01-01", "2026-01-02", "2026-01-03", None]),
+            st.one_of(st.none(), st.sampled_from([1.0, -2.0, 5.0, 0.1, 0.2])),
+            st.one_of(st.none(), st.sampled_from([0.0, 10.0, 7.5])),
+        ),
+        max_size=25,
+    )
+)
+def test_score_history_orders_and_runs_the_scores_like_the_rule_one_row_at_a_time(rows):
+    changes = table(
+        "score_changes",
+        lead_id=[r[0] for r in rows],
+        at=[r[1] for r in rows],
+        delta=[r[2] for r in rows],
+        score=[r[3] for r in rows],
+    )
+    history = ScoreHistory.from_tables({"score_changes": changes})
+    got = history.changes
+    want = _running_scores_by_hand(changes)
+    assert [(str(r.lead_id), r.at) for r in got.itertuples()] == [(w[0], w[1]) for w in want]
+    assert got["delta"].tolist() == pytest.approx([w[2] for w in want], abs=1e-9)
+    assert got["score"].tolist() == pytest.approx([w[3] for w in want], abs=1e-9)
+    leads = sorted({w[0] for w in want})
+    assert history.lead_index.tolist() == leads
+    assert history.starts.tolist() == [[w[0] for w in want].index(lead) for lead in leads] + [len(want)]
+
+
 def test_month_end_score_is_the_score_at_the_end_of_the_creation_month():
     leads = table("leads", lead_id=["a"], created_at=["2026-01-15"], score=[999])
     changes = table(
@@ -361,3 +416,35 @@ def test_send_months_count_each_month_audience_and_channel_in_sorted_order():
     ]
     assert out["channel"].dtype == channels and out["sends"].dtype == np.int64
     assert send_months(sends.iloc[:0]).empty
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["x", "y", "z", None]),
+            st.sampled_from(["2026-01-01", "2026-01-02", "2026-01-01 12:00", None]),
+        ),
+        max_size=15,
+    )
+)
+def test_first_lead_per_key_is_the_earliest_created_then_the_first_in_the_file(rows):
+    keys = pd.Series([r[0] for r in rows], dtype="str")
+    created = pd.Series(pd.to_datetime([r[1] for r in rows], format="ISO8601"), dtype="datetime64[us]")
+    lead_ids = pd.Series([f"L{i}" for i in range(len(rows))], dtype="str")
+    got = _first_lead_per_key(keys, created, lead_ids).to_dict()
+    want = {}
+    for key in {r[0] for r in rows if r[0] is not None}:
+        mine = [i for i, r in enumerate(rows) if r[0] == key]
+        dated = [i for i in mine if rows[i][1] is not None]
+        want[key] = f"L{min(dated, key=lambda i: (created[i], i)) if dated else mine[0]}"
+    assert got == want
+
+
+def test_pair_codes_number_the_distinct_keys_by_flags_or_by_hashing():
+    keys = np.array([5, 3, 5, 9], dtype=np.int64)
+    dense_codes, dense_pairs = _pair_codes(keys, 10)  # 10 possible keys ≤ 4 per key: flags, keys in order
+    assert dense_pairs.tolist() == [3, 5, 9] and dense_codes.tolist() == [1, 0, 1, 2]
+    hashed_codes, hashed_pairs = _pair_codes(keys, 100)  # too many possible keys: hashed, order of appearance
+    assert hashed_pairs.tolist() == [5, 3, 9] and hashed_codes.tolist() == [0, 1, 0, 2]
+    assert dense_codes.dtype == hashed_codes.dtype == np.int32
