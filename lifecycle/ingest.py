@@ -231,7 +231,10 @@ def _parse_distinct(raw: pd.Series, parse: Callable[[pd.Series], _Column]) -> _C
     col = parse(distinct)
     # a missing cell's code is -1, which indexes the last (empty) distinct value
     codes = raw.cat.codes.to_numpy()
-    bad = pd.Series(col.bad.to_numpy(dtype=bool)[codes], index=raw.index)
+    bad_value = col.bad.to_numpy(dtype=bool)
+    bad = pd.Series(
+        bad_value[codes] if bad_value.any() else np.zeros(len(codes), dtype=bool), index=raw.index
+    )
     if col.values.dtype == "str":
         parsed = pa.array(col.values.array)
         if parsed.null_count == 1 and parsed.slice(0, len(categories)).equals(categories):
@@ -358,7 +361,10 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     culprits: list[tuple[np.ndarray, np.ndarray]] = []  # rejected rows and the raw cells quoted in the reason
 
     def reject(mask: pd.Series | np.ndarray, reason: str, cells: pd.Series | None = None) -> None:
-        fresh = np.asarray(mask, dtype=bool) & (reason_of == 0)
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():  # most columns of most files: nothing to reject, nothing more to compute
+            return
+        fresh = mask & (reason_of == 0)
         if fresh.any():
             reason_texts.append(reason)
             reason_of[fresh] = len(reason_texts) - 1
@@ -399,10 +405,12 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     result = coerce_frame(name, frame_of(out, frame.index), categorical=_compact_columns(name, out))
     # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
     key = [k for k in spec.key if k in result.columns]
-    valid = np.flatnonzero(reason_of == 0)
     repeated = np.zeros(n, dtype=bool)
-    if key:
+    if key and reason_of.any():
+        valid = np.flatnonzero(reason_of == 0)
         repeated[valid] = _repeated_later(result, key, valid)
+    elif key:  # every row valid
+        repeated = _repeated_later(result, key, np.arange(n))
     if repeated.any():
         key_label = "/".join(key)
         reject(repeated, f"duplicate {key_label}: a later row in this file replaces it")

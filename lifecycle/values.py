@@ -411,8 +411,10 @@ def parse_datetime(
 
 
 def _checked(out: pd.Series, present: pd.Series, note: str) -> Parsed:
-    implausible = (out < _FIRST_DAY) | (out >= _AFTER_LAST_DAY)  # a year outside MIN_YEAR…MAX_YEAR
-    out = out.where(~implausible)
+    earliest, latest = out.min(), out.max()
+    if not (pd.isna(earliest) or (earliest >= _FIRST_DAY and latest < _AFTER_LAST_DAY)):
+        implausible = (out < _FIRST_DAY) | (out >= _AFTER_LAST_DAY)  # a year outside MIN_YEAR…MAX_YEAR
+        out = out.where(~implausible)
     bad = present & out.isna()
     return Parsed(out.astype(DATETIME_DTYPE), bad, note)
 

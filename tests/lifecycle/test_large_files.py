@@ -12,6 +12,7 @@ import pytest
 
 from lifecycle import reader
 from lifecycle.ingest import read_export, read_export_file
+from lifecycle.schema import categorical_as_text
 
 EVENTS = (
     b"Recipient,Event,At,Email,Program,Step\n"
@@ -151,3 +152,13 @@ def test_files_ingested_from_disk_match_their_bytes(tmp_path, monkeypatch):
         path = tmp_path / name
         path.write_bytes(data)
         assert_same_ingest(read_export_file(path), read_export(data, name))
+
+
+def test_categorical_columns_become_the_same_text_as_astype():
+    values = pd.Series(["b", None, "a", "b", "é"], dtype="str", index=[4, 5, 6, 7, 8], name="channel")
+    for categorical in (values.astype("category"), values.astype("category").iloc[[4, 0, 1]]):
+        got = categorical_as_text(categorical)
+        pd.testing.assert_series_equal(got, categorical.astype("str"))
+    objects = pd.Series(pd.Categorical(["x"], categories=pd.Index(["x", "y"], dtype=object)))
+    assert objects.cat.categories.dtype == object  # not text categories: pandas' own conversion
+    assert categorical_as_text(objects).tolist() == ["x"] and categorical_as_text(objects).dtype == "str"
