@@ -288,11 +288,16 @@ def _repeated_later(frame: pd.DataFrame, key: list[str], rows: np.ndarray) -> np
     repeated = np.zeros(len(rows), dtype=bool)
     for i, column in enumerate(cheap_first):
         codes, size = _key_codes(frame[column])
+        if not every:
+            codes = codes[rows]
         if span * size >= 2**63:  # too wide to pack: number the distinct keys so far 0…k-1 first
             distinct, packed = np.unique(packed, return_inverse=True)
             span = len(distinct)
+            if span * size >= 2**63:  # and this column's distinct values too (both then below the rows)
+                values, codes = np.unique(codes, return_inverse=True)
+                size = len(values)
         packed *= size
-        packed += codes if every else codes[rows]
+        packed += codes
         span *= size
         del codes
         last = i + 1 == len(cheap_first)

@@ -61,7 +61,7 @@ def _marker_mask(trimmed: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
 
 
 _EDGE_BYTES = np.zeros(256, dtype=bool)
-_EDGE_BYTES[list(b" \t\n\r\x0b\x0c")] = True
+_EDGE_BYTES[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")] = True  # what Arrow's utf8_trim_whitespace trims
 _EDGE_BYTES[0x80:] = True  # any non-ASCII byte: it may end a Unicode space (NBSP, ideographic space …)
 
 

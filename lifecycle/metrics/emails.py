@@ -200,17 +200,27 @@ def _channel_codes(
 
 
 def _pair_codes(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0…n-1 of the distinct `keys` (each in 0…span-1), as int32 where n allows, and those keys. When the
-    span is at most four keys per event, by marking a flag per possible key (codes follow the keys' order):
-    a quarter of the time of hashing twenty million keys; else by hashing (codes in order of appearance)."""
+    """Codes 0…n-1 of the distinct `keys` (each in 0…span-1) in order of first appearance (as `pd.factorize`),
+    as int32 where n allows, and those keys. When the span is at most four keys per event, by marking a flag per
+    possible key, then ordering the keys by their first row: a third of the time of hashing twenty million keys."""
     if span <= 4 * len(keys):
         seen = np.zeros(span, dtype=bool)
         seen[keys] = True
-        pairs = np.flatnonzero(seen)
+        pairs = np.flatnonzero(seen)  # in key order
         del seen
         number = np.empty(span, dtype=np.int32 if len(pairs) < 2**31 else np.int64)  # read at `pairs` only
         number[pairs] = np.arange(len(pairs), dtype=number.dtype)
-        return number[keys], pairs
+        codes = number[keys]
+        del number
+        first_row = _first_rows(codes, len(pairs))  # distinct: a plain sort of (row, code) orders them
+        bits = max(int(len(pairs)).bit_length(), 1)
+        if int(len(keys)).bit_length() + bits <= 63:
+            order = np.sort((first_row << bits) | np.arange(len(pairs), dtype=np.int64)) & ((1 << bits) - 1)
+        else:
+            order = np.argsort(first_row)
+        rank = np.empty(len(pairs), dtype=codes.dtype)
+        rank[order] = np.arange(len(pairs), dtype=codes.dtype)
+        return rank[codes], pairs[order]
     codes, pairs = pd.factorize(keys)
     return (codes.astype(np.int32) if len(pairs) < 2**31 else codes), pairs
 

@@ -120,3 +120,23 @@ def test_text_codes_are_the_same_when_encoded_in_two_halves(monkeypatch):
     rows = np.arange(len(frame))
     expected = frame[["who", "tag", "at"]].duplicated(keep="last").tolist()
     assert _repeated_later(frame, ["who", "tag", "at"], rows).tolist() == expected
+
+
+def test_keys_still_too_wide_after_numbering_are_numbered_per_column_too():
+    # 2,001 distinct numbers, then microsecond times spanning 292 years: numbering the numbers leaves a span of
+    # 2,001 × ~9.2e15 ≥ 2**63, which wrapped around and made rows 0 and 2,000 look alike before the fix.
+    distinct = 2000
+    size = -(-(2**64) // distinct)
+    wrap = distinct * size - 2**64
+    lo = np.datetime64("1905-01-01T00:00:00", "us")
+    hi = lo + np.timedelta64(int(size - 2), "us")
+    numbers = list(range(distinct + 1)) + [5, 6]
+    times = [lo + np.timedelta64(7, "us")] * (distinct + 1) + [lo, hi]
+    times[0] = lo + np.timedelta64(7 + int(wrap), "us")
+    frame = pd.DataFrame(
+        {"n": pd.Series(numbers, dtype="float64"), "at": pd.Series(times, dtype="datetime64[us]")}
+    )
+    rows = np.arange(len(frame))
+    expected = frame[["n", "at"]].duplicated(keep="last").to_numpy()
+    assert not expected.any()
+    assert _repeated_later(frame, ["n", "at"], rows).tolist() == expected.tolist()

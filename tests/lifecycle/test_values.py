@@ -179,7 +179,10 @@ def test_iso_cells_parse_alike_on_one_thread_or_per_chunk(monkeypatch):
 CELL_TEXT = st.lists(
     st.one_of(
         st.none(),
-        st.text(alphabet=st.sampled_from(["a", "é", " ", "\t", "\u00a0", "\u3000", "x", "-"]), max_size=4),
+        st.text(
+            alphabet=st.sampled_from(["a", "é", " ", "\t", "\u00a0", "\u3000", "\x1f", "\x1c", "x", "-"]),
+            max_size=4,
+        ),
     ),
     max_size=12,
 )
@@ -220,3 +223,11 @@ def test_dictionary_codes_number_each_distinct_value_once_on_one_or_two_threads(
         assert [None if c < 0 else distinct[int(c)].as_py() for c in codes] == cells
         assert [None if pd.isna(v) else v for v in category] == cells
         assert category.cat.categories.dtype == "str"
+
+
+def test_the_ascii_separators_arrow_trims_are_trimmed_on_every_road():
+    cells = pd.Series(["\x1fabc", "x\x1c", "\x1e", "ok"], dtype="str")
+    assert values.maybe_untrimmed(pa.array(cells.array))
+    assert [None if pd.isna(v) else v for v in parse_text(cells).values] == ["abc", "x", None, "ok"]
+    dates = parse_datetime(pd.Series(["2024-01-02", "\x1f2024-01-03"], dtype="str"))
+    assert not dates.bad.any() and dates.values.tolist()[1] == pd.Timestamp("2024-01-03")

@@ -441,10 +441,18 @@ def test_first_lead_per_key_is_the_earliest_created_then_the_first_in_the_file(r
     assert got == want
 
 
-def test_pair_codes_number_the_distinct_keys_by_flags_or_by_hashing():
+def test_pair_codes_number_the_distinct_keys_in_order_of_appearance_by_flags_or_by_hashing():
     keys = np.array([5, 3, 5, 9], dtype=np.int64)
-    dense_codes, dense_pairs = _pair_codes(keys, 10)  # 10 possible keys ≤ 4 per key: flags, keys in order
-    assert dense_pairs.tolist() == [3, 5, 9] and dense_codes.tolist() == [1, 0, 1, 2]
-    hashed_codes, hashed_pairs = _pair_codes(keys, 100)  # too many possible keys: hashed, order of appearance
-    assert hashed_pairs.tolist() == [5, 3, 9] and hashed_codes.tolist() == [0, 1, 0, 2]
-    assert dense_codes.dtype == hashed_codes.dtype == np.int32
+    # 10 possible keys, at most 4 per key: flags; else (100) hashing — the same codes, in order of appearance
+    for span in (10, 100):
+        codes, pairs = _pair_codes(keys, span)
+        assert pairs.tolist() == [5, 3, 9] and codes.tolist() == [0, 1, 0, 2]
+        assert codes.dtype == np.int32
+
+
+@given(st.lists(st.integers(0, 40), max_size=30), st.sampled_from([41, 1000]))
+def test_pair_codes_equal_pandas_factorize(keys, span):
+    keys = np.array(keys, dtype=np.int64)
+    codes, pairs = _pair_codes(keys, span)
+    want_codes, want_pairs = pd.factorize(keys)
+    assert codes.tolist() == want_codes.tolist() and pairs.tolist() == want_pairs.tolist()
