@@ -218,9 +218,11 @@ def _pair_codes(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
             order = np.sort((first_row << bits) | np.arange(len(pairs), dtype=np.int64)) & ((1 << bits) - 1)
         else:
             order = np.argsort(first_row)
+        del first_row
         rank = np.empty(len(pairs), dtype=codes.dtype)
         rank[order] = np.arange(len(pairs), dtype=codes.dtype)
-        return rank[codes], pairs[order]
+        np.take(rank, codes, out=codes, mode="clip")  # in place (unbuffered): no second array of event size
+        return codes, pairs[order]
     codes, pairs = pd.factorize(keys)
     return (codes.astype(np.int32) if len(pairs) < 2**31 else codes), pairs
 
