@@ -83,9 +83,10 @@ def _code_of(uniques: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
 
 
 def _first_rows(groups: np.ndarray, n: int) -> np.ndarray:
-    """The first row (in row order) of each group 0…n-1; every group has one."""
-    first_row = np.full(n, len(groups), dtype=np.int64)
-    np.minimum.at(first_row, groups, np.arange(len(groups)))
+    """The first row (in row order) of each group 0…n-1; every group has one. Int32 when the rows allow."""
+    dtype = np.int32 if len(groups) < 2**31 else np.int64
+    first_row = np.full(n, len(groups), dtype=dtype)
+    np.minimum.at(first_row, groups, np.arange(len(groups), dtype=dtype))
     return first_row
 
 
@@ -215,7 +216,8 @@ def _pair_codes(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
         first_row = _first_rows(codes, len(pairs))  # distinct: a plain sort of (row, code) orders them
         bits = max(int(len(pairs)).bit_length(), 1)
         if int(len(keys)).bit_length() + bits <= 63:
-            order = np.sort((first_row << bits) | np.arange(len(pairs), dtype=np.int64)) & ((1 << bits) - 1)
+            order = np.sort((first_row.astype(np.int64) << bits) | np.arange(len(pairs), dtype=np.int64))
+            order &= (1 << bits) - 1
         else:
             order = np.argsort(first_row)
         del first_row
