@@ -293,7 +293,7 @@ def _arrow_iso(s: pd.Series) -> pd.Series | None:
     chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
     try:
         if len(chunks) > 1 and len(cells) >= _PARALLEL_CELLS:
-            with ThreadPoolExecutor() as pool:
+            with ThreadPoolExecutor(2) as pool:
                 parsed = list(pool.map(lambda chunk: pc.cast(chunk, pa.timestamp("us")), chunks))
         else:
             parsed = [pc.cast(chunk, pa.timestamp("us")) for chunk in chunks]
@@ -304,7 +304,7 @@ def _arrow_iso(s: pd.Series) -> pd.Series | None:
 
 
 _PARALLEL_CELLS = 1_000_000
-"""Cells from which an ISO column's chunks are cast on several threads (Arrow's cast of a chunked array is one
+"""Cells from which an ISO column's chunks are cast on two threads (Arrow's cast of a chunked array is one
 thread)."""
 
 

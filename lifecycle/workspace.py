@@ -69,9 +69,9 @@ def _read_table(name: str, path: Path, compact: bool) -> pd.DataFrame:
     if not compact or name not in COMPACT_TABLES:
         return coerce_frame(name, pd.read_parquet(path))
     text = [c.name for c in TABLES[name].columns if c.dtype == "str"]
-    file = pq.ParquetFile(path)
-    present = [c for c in text if c in file.schema_arrow.names]
-    meta = file.metadata
+    with pq.ParquetFile(path) as file:
+        present = [c for c in text if c in file.schema_arrow.names]
+        meta = file.metadata
     position = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
     stored_as_codes = [
         c
