@@ -108,7 +108,7 @@ def _normalize_category(
     distinct = pd.Series([*uniques, None], dtype="str")  # the last one stands for the empty cells
     text = parse_text(distinct).values
     out, bad, seen = _normalize_distinct(table, column, text, mapping, warnings, header)
-    rows = np.where(codes < 0, len(distinct) - 1, codes).astype(np.intp)  # (a take by int8 codes is slow)
+    rows = np.where(codes < 0, len(distinct) - 1, codes)
     present = text.notna()
     if out.notna().equals(present) and (out[present] == text[present]).all():
         values = parse_text(raw).values  # every value already canonical: the column as read, not a copy
@@ -411,11 +411,9 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     # Duplicate keys inside the file: the last row wins; earlier ones are rejected with the reason.
     key = [k for k in spec.key if k in result.columns]
     repeated = np.zeros(n, dtype=bool)
-    if key and reason_of.any():
-        valid = np.flatnonzero(reason_of == 0)
+    if key:
+        valid = np.flatnonzero(reason_of == 0) if reason_of.any() else np.arange(n)  # (arange: no scan)
         repeated[valid] = _repeated_later(result, key, valid)
-    elif key:  # every row valid
-        repeated = _repeated_later(result, key, np.arange(n))
     if repeated.any():
         key_label = "/".join(key)
         reject(repeated, f"duplicate {key_label}: a later row in this file replaces it")

@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 
 from lifecycle import limits
 from lifecycle.synonyms import normalize_header
-from lifecycle.values import maybe_untrimmed
+from lifecycle.values import code_dtype, maybe_untrimmed
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -808,9 +808,7 @@ def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
     # Trimming can make two distinct values equal (" a" and "a") or empty: factorize the trimmed values.
     merged, categories = pd.factorize(pd.Series(pd.array(_trimmed(column.chunk(0).dictionary), dtype="str")))
     indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=pa.int32())
-    smallest = next(
-        t for t in (np.int8, np.int16, np.int32) if len(categories) < np.iinfo(t).max
-    )  # as pandas'
+    smallest = code_dtype(len(categories))
     if np.array_equal(merged, np.arange(distinct)):  # trimming merged nothing: the codes are the indices
         codes = pc.fill_null(indices, -1).cast(pa.from_numpy_dtype(smallest)).to_numpy()
     else:

@@ -126,10 +126,15 @@ def _encoded(encoded: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]
     return pc.fill_null(indices, -1).to_numpy().astype(np.int32, copy=False), chunks[0].dictionary
 
 
+def code_dtype(categories: int) -> type[np.signedinteger]:
+    """The integer type pandas keeps a categorical's codes in for that many categories."""
+    return next(t for t in (np.int8, np.int16, np.int32) if categories < np.iinfo(t).max)
+
+
 def categorical_of(cells: pa.Array | pa.ChunkedArray) -> pd.Series:
     """A categorical Series of text cells (missing cells missing), categories in order of appearance."""
     codes, dictionary = dictionary_codes(cells)
-    smallest = next(t for t in (np.int8, np.int16, np.int32) if len(dictionary) < np.iinfo(t).max)
+    smallest = code_dtype(len(dictionary))
     categories = pd.Index(pd.array(dictionary, dtype="str"))
     return pd.Series(
         pd.Categorical.from_codes(codes.astype(smallest, copy=False), categories=categories), copy=False

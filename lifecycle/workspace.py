@@ -93,9 +93,16 @@ def _read_table(name: str, path: Path, compact: bool) -> pd.DataFrame:
     return coerce_frame(name, frame_of(columns, pd.RangeIndex(meta.num_rows)), categorical=present)
 
 
+FEW_CATEGORIES = 1 << 16
+"""Categories a text column of an event table may have to be written, and read back, as Parquet dictionary
+codes; a column with more (ids) is written plain and encoded once when read."""
+
+
 def _few_codes(cells: pa.ChunkedArray) -> bool:
     """Whether `cells` are dictionary-encoded with small dictionaries (each row group's, added up)."""
-    return pa.types.is_dictionary(cells.type) and sum(len(c.dictionary) for c in cells.chunks) <= 1 << 16
+    return (
+        pa.types.is_dictionary(cells.type) and sum(len(c.dictionary) for c in cells.chunks) <= FEW_CATEGORIES
+    )
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
@@ -148,7 +155,7 @@ few categories (`_dictionary_columns`)."""
 
 
 def _dictionary_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns written dictionary-encoded: categoricals of at most 65,536 categories (their codes are
+    """The columns written dictionary-encoded: categoricals of at most `FEW_CATEGORIES` (their codes are
     written as they are) and, in a table under `PLAIN_FROM_ROWS` rows, every column (Parquet's default).
     A large table's other columns — timestamps, amounts, ids — are mostly distinct: encoding them would hash
     every value for little gain (a third of the time it takes to write an event table)."""
@@ -159,7 +166,7 @@ def _dictionary_columns(frame: pd.DataFrame) -> list[str]:
         if small
         or (
             isinstance(frame[column].dtype, pd.CategoricalDtype)
-            and len(frame[column].cat.categories) <= 1 << 16
+            and len(frame[column].cat.categories) <= FEW_CATEGORIES
         )
     ]
 

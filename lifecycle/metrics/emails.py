@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from lifecycle.metrics.records import take_dates
 from lifecycle.schema import NOT_SET
 from lifecycle.workspace import Tables
 
@@ -174,8 +175,7 @@ def join_recipients(recipients: pd.Series, frame: pd.DataFrame | None, id_col: s
 def _take_dates(frame: pd.DataFrame | None, col: str, pos: np.ndarray) -> np.ndarray:
     if frame is None or col not in frame.columns or frame.empty:
         return np.full(len(pos), np.datetime64("NaT"), dtype=DATETIME)
-    values = frame[col].astype(DATETIME).to_numpy()
-    return np.where(pos >= 0, values[np.maximum(pos, 0)], np.datetime64("NaT"))
+    return take_dates(frame[col].astype(DATETIME).to_numpy(), pos)
 
 
 def _channel_codes(

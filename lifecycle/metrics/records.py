@@ -107,6 +107,13 @@ def lookup(keys: pd.Series, index: pd.Index, values: pd.Series | np.ndarray) -> 
     return out.where(pos >= 0)
 
 
+def take_dates(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``values[pos]`` (datetimes), NaT where ``pos`` is -1."""
+    if not len(values):
+        return np.full(len(pos), np.datetime64("NaT"), dtype=DATETIME)
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], np.datetime64("NaT"))
+
+
 def _first_lead_per_key(keys: pd.Series, created: pd.Series, lead_ids: pd.Series) -> pd.Series:
     """lead_id of the first-created lead per join key (index = key)."""
     codes, distinct = pd.factorize(keys)  # a missing key is -1
@@ -231,10 +238,7 @@ def lead_facts(tables: Tables) -> tuple[pd.DataFrame, dict[str, list[str]]] | No
         value = dates(leads, col)
         src = ["leads"] if col in leads.columns else []
         if history is not None and col in history.columns:
-            stage_at = history[col].astype(DATETIME).to_numpy()
-            found = np.full(len(ids), np.datetime64("NaT"), dtype=DATETIME)
-            if len(stage_at):
-                found = np.where(at_history >= 0, stage_at[np.maximum(at_history, 0)], found)
+            found = take_dates(history[col].astype(DATETIME).to_numpy(), at_history)
             value = value.fillna(pd.Series(found, index=value.index, dtype=DATETIME))
             src.append("lead_stages")
         out[col] = value.astype(DATETIME)

@@ -44,9 +44,8 @@ def _lead_time_order(codes: np.ndarray, at: np.ndarray, rows: np.ndarray) -> np.
         packed = (codes[rows].astype(np.int64) << bits) | np.arange(len(rows), dtype=np.int64)
         return rows[np.sort(packed) & ((1 << bits) - 1)]
 
-    ordered = by_lead(
-        rows
-    )  # in time order within each lead already when the file is in time order, or by lead
+    # in time order within each lead already when the file is in time order, or grouped by lead
+    ordered = by_lead(rows)
     lead, when = codes[ordered], at[ordered]
     if ((lead[1:] == lead[:-1]) & (when[1:] < when[:-1])).any():
         ordered = by_lead(rows[np.argsort(at[rows], kind="stable")])

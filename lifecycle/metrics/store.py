@@ -14,8 +14,8 @@ the workspace's rule: files first, then the manifest in one atomic replace.
 
 Opening reads every frame except the largest (``LATER``): the event-level email sends, the score history and
 its leads. Only the nurture page's program and score-driver tables and the e-mail drill-through rows read
-them, so they are read on first use (``derived.Later``) from files opened when the facts were (a later save that replaces the files
-does not take them away from facts already open).
+them, so they are read on first use (``derived.Later``) from files opened when the facts were (a later save
+that replaces the files does not take them away from facts already open).
 """
 
 from __future__ import annotations
