@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -303,6 +304,33 @@ def categorical_as_text(values: pd.Series) -> pd.Series:
     codes = values.cat.codes.to_numpy()
     cells = pa.array(categories.array).take(pa.array(codes, mask=codes < 0))
     return pd.Series(pd.array(cells, dtype="str"), index=values.index, name=values.name)
+
+
+def take_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """`frame.iloc[rows]`, with text columns taken chunk by chunk: Arrow's take of a chunked array first joins
+    its chunks, which copies a 20-million-row column to take the few rejected rows of a file."""
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        cells = pa.array(values.array) if values.dtype == "str" else None
+        if isinstance(cells, pa.ChunkedArray) and cells.num_chunks > 1:
+            taken = pd.array(_take_chunked(cells, rows), dtype="str")
+            columns[name] = pd.Series(taken, index=frame.index[rows], name=name)
+        else:
+            columns[name] = values.iloc[rows]
+    return frame_of(columns, frame.index[rows]) if columns else frame.iloc[rows]
+
+
+def _take_chunked(cells: pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
+    starts = np.cumsum([0] + [len(chunk) for chunk in cells.chunks])
+    chunk_of = np.searchsorted(starts, rows, side="right") - 1
+    by_chunk = np.argsort(chunk_of, kind="stable")
+    parts = [
+        cells.chunk(k).take(pa.array(rows[by_chunk][chunk_of[by_chunk] == k] - starts[k]))
+        for k in np.unique(chunk_of)
+    ]
+    gathered = pa.concat_arrays(parts) if parts else pa.array([], cells.type)
+    return gathered.take(pa.array(np.argsort(by_chunk)))  # back in the order of `rows`
 
 
 def frame_of(columns: Mapping[str, pd.Series], index: pd.Index) -> pd.DataFrame:

@@ -77,15 +77,16 @@ def maybe_untrimmed(cells: pa.Array | pa.ChunkedArray) -> bool:
         _, offsets_buffer, data_buffer = chunk.buffers()
         width = np.int64 if chunk.type == pa.large_string() else np.int32
         offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
-        lengths = np.diff(offsets)
-        empty = lengths == 0
-        if empty.any() and pc.any(pc.equal(pc.binary_length(chunk), 0)).as_py():
-            return True  # a present empty cell (a missing one has length 0 too)
-        filled = ~empty
+        starts, ends = offsets[:-1], offsets[1:]
+        empty = starts == ends
+        if empty.any():
+            if pc.any(pc.equal(pc.binary_length(chunk), 0)).as_py():
+                return True  # a present empty cell (a missing one has length 0 too)
+            starts, ends = starts[~empty], ends[~empty]  # (missing cells)
         data = (
             np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
         )
-        if _EDGE_BYTES[data[offsets[:-1][filled]]].any() or _EDGE_BYTES[data[offsets[1:][filled] - 1]].any():
+        if _EDGE_BYTES[data[starts]].any() or _EDGE_BYTES[data[ends - 1]].any():
             return True
     return False
 
@@ -124,6 +125,12 @@ def _encoded(encoded: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]
         return np.zeros(0, dtype=np.int32), pa.array([], encoded.type.value_type)
     indices = pa.chunked_array([c.indices for c in chunks], type=chunks[0].indices.type)
     return pc.fill_null(indices, -1).to_numpy().astype(np.int32, copy=False), chunks[0].dictionary
+
+
+def owned(values: np.ndarray) -> np.ndarray:
+    """`values` to hold in a Series without the copy pandas makes of a numpy array by default: itself when it
+    is a fresh array, a copy when it is a read-only view of Arrow's memory."""
+    return values if values.flags.writeable else values.copy()
 
 
 def code_dtype(categories: int) -> type[np.signedinteger]:
@@ -195,8 +202,8 @@ def _plain_numbers(raw: pd.Series, comma_hint: bool) -> Parsed | None:
         return None
     if comma_hint and pc.any(pc.match_substring(cells, ".")).as_py():
         return None
-    values = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
-    return Parsed(pd.Series(values, index=raw.index), pd.Series(False, index=raw.index), "")
+    values = owned(pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False))
+    return Parsed(pd.Series(values, index=raw.index, copy=False), pd.Series(False, index=raw.index), "")
 
 
 def parse_number(raw: pd.Series, *, comma_hint: bool = False) -> Parsed:
@@ -305,7 +312,7 @@ def _arrow_iso(s: pd.Series) -> pd.Series | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     stamps = pa.chunked_array(parsed, pa.timestamp("us")).to_numpy() if parsed else np.array([], "M8[us]")
-    return pd.Series(stamps, index=s.index).astype(DATETIME_DTYPE)
+    return pd.Series(owned(stamps), index=s.index, copy=False).astype(DATETIME_DTYPE)
 
 
 _PARALLEL_CELLS = 1_000_000
@@ -344,11 +351,13 @@ def parse_datetime(
     (`convention` 'auto' infers it from values above 12; an all-ambiguous column uses `default_order`
     and says so), YYYYMMDD, epoch s/ms, Excel serials, and textual months. A column may mix formats;
     each value must parse under the column's day/month order."""
+    if raw.dtype.kind == "M":  # read as ISO timestamps by the reader (`reader._iso_columns`)
+        return _checked(raw.astype(DATETIME_DTYPE), None, "ISO 8601")
     raw = raw.astype("str")
     if convention in ("auto", "dayfirst", "monthfirst"):
         fast = _arrow_iso(raw)  # every present cell naive ISO 8601 as it is: nothing to trim or blank
         if fast is not None:
-            return _checked(fast, raw.notna(), "ISO 8601")
+            return _checked(fast, None, "ISO 8601")
     s = strip_cells(blank_markers(raw))
     present = s.notna()
     out = pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE)
@@ -415,12 +424,18 @@ def parse_datetime(
     return _checked(out, present, "; ".join(note_parts))
 
 
-def _checked(out: pd.Series, present: pd.Series, note: str) -> Parsed:
+def _checked(out: pd.Series, present: pd.Series | None, note: str) -> Parsed:
+    """`out` without dates outside the plausible years, which are bad, as are the `present` cells that did not
+    parse (`present` None: `out` is missing exactly where the cells were, an exact cast)."""
     earliest, latest = out.min(), out.max()
+    implausible = None
     if not (pd.isna(earliest) or (earliest >= _FIRST_DAY and latest < _AFTER_LAST_DAY)):
         implausible = (out < _FIRST_DAY) | (out >= _AFTER_LAST_DAY)  # a year outside MIN_YEAR…MAX_YEAR
         out = out.where(~implausible)
-    bad = present & out.isna()
+    if present is not None:
+        bad = present & out.isna()
+    else:
+        bad = implausible if implausible is not None else pd.Series(False, index=out.index)
     return Parsed(out.astype(DATETIME_DTYPE), bad, note)
 
 

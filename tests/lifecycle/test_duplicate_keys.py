@@ -1,5 +1,6 @@
 """Duplicate keys inside one file: `ingest._repeated_later` (packed int64 keys narrowed by sorting, then a
-stable sort of the repeated ones) must find exactly the rows `DataFrame.duplicated(keep="last")` finds, whatever the key columns' dtypes."""
+stable sort of the repeated ones) must find exactly the rows `DataFrame.duplicated(keep="last")` finds among the
+rows not excluded, whatever the key columns' dtypes."""
 
 from __future__ import annotations
 
@@ -20,6 +21,24 @@ STAMPS = [
     None,
 ]
 TEXTS = ["a", "b", " a", "A", "", None]
+IDS = [
+    "7",
+    "12",
+    "0",
+    "123456789012345678",
+    None,
+    "07",
+    "1234567890123456789",
+]  # the last two: not coded as numbers
+NONE = np.array([], dtype=np.int64)
+
+
+def _repeated_among(frame: pd.DataFrame, key: list[str], rows: np.ndarray) -> list[bool]:
+    """`_repeated_later` with every row but `rows` excluded, read at `rows` (the excluded never repeat)."""
+    excluded = np.setdiff1d(np.arange(len(frame)), rows)
+    repeated = _repeated_later(frame, key, excluded)
+    assert not repeated[excluded].any()
+    return repeated[rows].tolist()
 
 
 def _frame(rows: list[tuple[int, int, int, float | None]]) -> pd.DataFrame:
@@ -30,6 +49,7 @@ def _frame(rows: list[tuple[int, int, int, float | None]]) -> pd.DataFrame:
             "kind": pd.Series([TEXTS[r[2]] for r in rows], dtype="str").astype("category"),
             "amount": pd.Series([r[3] for r in rows], dtype="float64"),
             "tag": pd.Series([TEXTS[-1 - r[2]] for r in rows], dtype="str"),
+            "id": pd.Series([IDS[(r[0] + r[1]) % len(IDS)] for r in rows], dtype="str"),
         }
     )
 
@@ -38,12 +58,13 @@ def test_hand_made_duplicates_keep_the_last_row():
     frame = _frame(
         [(0, 0, 0, 1.0), (0, 0, 0, 1.0), (1, 0, 0, 1.0), (0, 0, 0, 1.0), (4, 5, 5, None), (4, 5, 5, None)]
     )
-    rows = np.arange(len(frame))
-    assert _repeated_later(frame, ["at", "who", "kind", "amount"], rows).tolist() == [
+    assert _repeated_later(frame, ["at", "who", "kind", "amount"], NONE).tolist() == [
         True, True, False, False, True, False,
     ]  # fmt: skip
-    # Only the rows given take part: without row 3, row 1 is the last of its key.
-    assert _repeated_later(frame, ["at", "who"], np.array([0, 1, 2])).tolist() == [True, False, False]
+    # Excluded rows take no part: without row 3, row 1 is the last of its key.
+    assert _repeated_later(frame, ["at", "who"], np.array([3, 4, 5])).tolist() == [
+        True, False, False, False, False, False,
+    ]  # fmt: skip
 
 
 def test_timestamps_are_packed_in_whole_seconds_only_when_every_value_is():
@@ -68,7 +89,9 @@ def test_timestamps_are_packed_in_whole_seconds_only_when_every_value_is():
         ),
         max_size=40,
     ),
-    st.lists(st.sampled_from(["at", "who", "kind", "amount", "tag"]), min_size=1, max_size=5, unique=True),
+    st.lists(
+        st.sampled_from(["at", "who", "kind", "amount", "tag", "id"]), min_size=1, max_size=6, unique=True
+    ),
     st.data(),
 )
 def test_same_duplicates_as_pandas(rows, key, data):
@@ -77,7 +100,7 @@ def test_same_duplicates_as_pandas(rows, key, data):
         sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0)))) if rows else []), dtype=int
     )
     expected = frame.iloc[subset][key].duplicated(keep="last").to_numpy()
-    assert _repeated_later(frame, key, subset).tolist() == expected.tolist()
+    assert _repeated_among(frame, key, subset) == expected.tolist()
 
 
 def test_a_key_too_wide_to_pack_at_once_is_numbered_on_the_way():
@@ -89,8 +112,7 @@ def test_a_key_too_wide_to_pack_at_once_is_numbered_on_the_way():
             "c": far.astype("datetime64[us]"),
         }
     )
-    rows = np.arange(len(frame))
-    assert _repeated_later(frame, ["a", "b", "c"], rows).tolist() == [True, True, True, True, False, False]
+    assert _repeated_later(frame, ["a", "b", "c"], NONE).tolist() == [True, True, True, True, False, False]
 
 
 def test_ingest_rejects_the_earlier_duplicates_with_their_reason():
@@ -117,9 +139,8 @@ def test_text_codes_are_the_same_when_encoded_in_two_halves(monkeypatch):
     assert pd.factorize(alone)[0].tolist() == pd.factorize(halves)[0].tolist()  # same partition of the rows
     assert halves[2] == halves[6] == 0 and (halves[[0, 1, 3, 7]] > 0).all()
     frame = _frame([(0, 0, 0, 1.0), (0, 1, 0, 1.0), (1, 0, 0, 1.0), (0, 0, 0, 1.0), (4, 5, 5, None)] * 2)
-    rows = np.arange(len(frame))
     expected = frame[["who", "tag", "at"]].duplicated(keep="last").tolist()
-    assert _repeated_later(frame, ["who", "tag", "at"], rows).tolist() == expected
+    assert _repeated_later(frame, ["who", "tag", "at"], NONE).tolist() == expected
 
 
 def test_keys_still_too_wide_after_numbering_are_numbered_per_column_too():
@@ -136,7 +157,14 @@ def test_keys_still_too_wide_after_numbering_are_numbered_per_column_too():
     frame = pd.DataFrame(
         {"n": pd.Series(numbers, dtype="float64"), "at": pd.Series(times, dtype="datetime64[us]")}
     )
-    rows = np.arange(len(frame))
     expected = frame[["n", "at"]].duplicated(keep="last").to_numpy()
     assert not expected.any()
-    assert _repeated_later(frame, ["n", "at"], rows).tolist() == expected.tolist()
+    assert _repeated_later(frame, ["n", "at"], NONE).tolist() == expected.tolist()
+
+
+def test_numeric_ids_are_coded_by_their_value_and_other_text_by_a_dictionary():
+    codes, span = _key_codes(pd.Series(["433156", "12", None, "433156", "0"], dtype="str"))
+    assert codes.tolist() == [433157, 13, 0, 433157, 1] and span == 433158
+    for not_numbers in (["007", "7"], ["12", "1e3"], ["12", " 12"], ["12", "1234567890123456789"], ["١٢"]):
+        codes, span = _key_codes(pd.Series(not_numbers, dtype="str"))
+        assert span == len(set(not_numbers)) + 1 and len(set(codes.tolist())) == len(set(not_numbers))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from lifecycle import reader
 from lifecycle.ingest import read_export, read_export_file
-from lifecycle.schema import categorical_as_text
+from lifecycle.schema import categorical_as_text, take_rows
 
 EVENTS = (
     b"Recipient,Event,At,Email,Program,Step\n"
@@ -162,3 +164,52 @@ def test_categorical_columns_become_the_same_text_as_astype():
     objects = pd.Series(pd.Categorical(["x"], categories=pd.Index(["x", "y"], dtype=object)))
     assert objects.cat.categories.dtype == object  # not text categories: pandas' own conversion
     assert categorical_as_text(objects).tolist() == ["x"] and categorical_as_text(objects).dtype == "str"
+
+
+def test_rows_taken_from_chunked_text_are_those_iloc_takes():
+    chunks = [
+        pa.array(["a", None, "b"], pa.large_string()),
+        pa.array(["c"], pa.large_string()),
+        pa.array(["d", "e"], pa.large_string()),
+    ]
+    text = pd.Series(pd.array(pa.chunked_array(chunks), dtype="str"), index=range(10, 16))
+    assert pa.array(text.array).num_chunks == 3  # the road under test
+    frame = pd.DataFrame({"text": text, "kind": text.astype("category"), "n": np.arange(6.0)})
+    for rows in ([5, 0, 3, 3, 1], [], [2], [4, 5]):
+        at = np.array(rows, dtype=np.int64)
+        pd.testing.assert_frame_equal(take_rows(frame, at), frame.iloc[at])
+
+
+def test_values_spanning_lines_across_the_parsers_blocks_are_read_whole(monkeypatch):
+    # NPS verbatims spanning lines, and a short row before them: the first parse (newline-blind chunking)
+    # stops "out of sync" at a block cut inside a quoted value; the second must read every value whole and
+    # list the short row once.
+    rows = [
+        b'"R%d",2024-01-%02d,9,"Line one of %d\nline two, ""quoted""\n\nline four"' % (i, 1 + i % 28, i)
+        for i in range(300)
+    ]
+    rows.insert(3, b'"R-short",2024-01-02')
+    data = b"Respondent,Date,Score,Comment\n" + b"\n".join(rows) + b"\n"
+    (whole,) = reader.read_raw(data, "nps.csv")
+    assert whole.frame.shape == (300, 4) and len(whole.bad_rows) == 1
+    assert whole.frame["c3"].iloc[299] == 'Line one of 299\nline two, "quoted"\n\nline four'
+    attempts = []
+    parse = reader.pacsv.read_csv
+
+    def counted(*args, **kwargs):
+        attempts.append(kwargs["parse_options"].newlines_in_values)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(reader.pacsv, "read_csv", counted)
+    monkeypatch.setattr(reader, "_BLOCK_BYTES", 256)
+    (blocks,) = reader.read_raw(data, "nps.csv")
+    assert attempts[:2] == [False, True]  # (then the single-threaded read that numbers the short row)
+    pd.testing.assert_frame_equal(blocks.frame, whole.frame)
+    pd.testing.assert_series_equal(blocks.rows, whole.rows)
+    assert [b.text for b in blocks.bad_rows] == [b.text for b in whole.bad_rows] == ['"R-short",2024-01-02']
+    attempts.clear()
+    reader.read_raw(data.replace(b"\n\nline four", b"").replace(b"\nline two", b" line two"), "nps.csv")
+    assert attempts == [
+        False,
+        False,
+    ]  # values on one line each: newline-blind (and again to number the short row)

@@ -108,6 +108,13 @@ def _encodings(path: Path) -> dict[str, bool]:
     }
 
 
+def _with_statistics(path: Path) -> dict[str, bool]:
+    meta = pq.ParquetFile(path).metadata
+    return {
+        meta.schema.column(i).name: meta.row_group(0).column(i).is_stats_set for i in range(meta.num_columns)
+    }
+
+
 def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_path, monkeypatch):
     events = pd.DataFrame(
         {
@@ -129,6 +136,9 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
     workspace.commit(tmp_path / "large", {"email_events": events})
     large = workspace.table_files(tmp_path / "large")["email_events"]
     assert _encodings(large) == {"recipient": False, "event": True, "at": False, "email": True}
+    # Statistics: every column of a small table, only the times and numbers of a large one.
+    assert _with_statistics(small) == {"recipient": True, "event": True, "at": True, "email": True}
+    assert _with_statistics(large) == {"recipient": False, "event": False, "at": True, "email": False}
     for folder in ("small", "large"):  # the same table read back either way
         got = load_tables(tmp_path / folder, compact=True)["email_events"]
         assert got["recipient"].astype("str").tolist() == ["L1", "L2", "L3", "L1"]
