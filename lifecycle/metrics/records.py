@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lifecycle.schema import DEAL_STATUSES, DEAL_TYPES, NOT_SET
 from lifecycle.workspace import Tables
@@ -98,9 +100,21 @@ def _blank_channel(values: pd.Series) -> pd.Series:
     return out.mask(out.eq(""))
 
 
+def positions_in(keys: pd.Series, index: pd.Index) -> np.ndarray:
+    """`index.get_indexer(keys)` for a unique `index`: by Arrow's hash lookup when both are text (pandas would
+    first turn a text index into a million Python strings to hash them, and check that they are unique)."""
+    if keys.dtype == "str" and index.dtype == "str":
+        values = pa.array(index.array)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        found = pc.index_in(pa.array(keys.array), value_set=values)
+        return pc.fill_null(found, -1).to_numpy().astype(np.intp, copy=False)
+    return index.get_indexer(keys)
+
+
 def lookup(keys: pd.Series, index: pd.Index, values: pd.Series | np.ndarray) -> pd.Series:
     """values[position of each key in index] (missing where the key is absent); index must be unique."""
-    pos = index.get_indexer(keys)
+    pos = positions_in(keys, index)
     vals = pd.Series(values).reset_index(drop=True)
     out = vals.reindex(pos)
     out.index = keys.index
@@ -167,7 +181,7 @@ def _link_customers(customers: pd.DataFrame, leads: pd.DataFrame) -> pd.Series:
     contact created after the account became a customer did not bring it in."""
     cid = customers["customer_id"].astype("str")
     lead_index = pd.Index(leads["lead_id"])
-    linked = cid.where(lead_index.get_indexer(cid) >= 0)
+    linked = cid.where(positions_in(cid, lead_index) >= 0)
     created_by_lead = pd.Series(leads["created_at"].to_numpy(), index=lead_index)
     started = customers["started_at"].astype(DATETIME) if "started_at" in customers.columns else None
     for col in ("email", "account"):

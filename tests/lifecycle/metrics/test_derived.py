@@ -11,7 +11,7 @@ from metrics_fixtures import table
 
 from lifecycle.metrics import build_facts, month_bounds, parse_month
 from lifecycle.metrics.emails import _pair_codes
-from lifecycle.metrics.records import _first_lead_per_key
+from lifecycle.metrics.records import _first_lead_per_key, positions_in
 from lifecycle.metrics.scores import ScoreHistory
 
 NAT = None
@@ -456,3 +456,17 @@ def test_pair_codes_equal_pandas_factorize(keys, span):
     codes, pairs = _pair_codes(keys, span)
     want_codes, want_pairs = pd.factorize(keys)
     assert codes.tolist() == want_codes.tolist() and pairs.tolist() == want_pairs.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "é", "", None, "L10", "l10"]), max_size=20),
+    st.lists(st.sampled_from(["a", "b", "é", "", None, "L10", "l10", "z"]), unique=True, max_size=8),
+)
+def test_text_positions_are_those_pandas_finds(keys, index):
+    # Arrow's hash lookup of text keys in a unique text index, against `Index.get_indexer`.
+    keys = pd.Series(keys, dtype="str")
+    index = pd.Index(index, dtype="str")
+    assert positions_in(keys, index).tolist() == index.get_indexer(keys).tolist()
+    numbers = pd.Index(range(len(index)))  # other dtypes: pandas itself
+    assert positions_in(pd.Series([0, 3]), numbers).tolist() == numbers.get_indexer([0, 3]).tolist()
