@@ -18,14 +18,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file, text_cells
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of, take_rows
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
-from lifecycle.values import dictionary_codes, normalize_key, parse_datetime, parse_number, parse_text
+from lifecycle.values import (
+    dictionary_codes,
+    normalize_key,
+    parse_datetime,
+    parse_number,
+    parse_text,
+    plain_integers,
+)
 
 MAX_REASON_EXAMPLES = 3
 MAX_ABS_NUMBER = 1e13
@@ -285,26 +291,19 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
 
 
 def _decimal_codes(cells: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int] | None:
-    """`_key_codes` of text that is every value a plain decimal number — ids such as "433156": ASCII digits,
-    no leading zero, at most 18 of them — coded by its value from the smallest, which is as exact as a
-    dictionary (two texts are equal exactly when their numbers are) at a fifth of the cost. None otherwise."""
-    present = len(cells) - cells.null_count
-    if not present:
+    """`_key_codes` of text that is every value a plain decimal number (`values.plain_integers`: ids such as
+    "433156"), coded by its value from the smallest: as exact as a dictionary at a fifth of the cost."""
+    numbers = plain_integers(cells)
+    if numbers is None:
         return None
-    lengths = pc.binary_length(cells)
-    if pc.max(lengths).as_py() > 18 or not pc.all(pc.ascii_is_decimal(cells)).as_py():
-        return None
-    if pc.any(pc.and_(pc.starts_with(cells, "0"), pc.greater(lengths, 1))).as_py():
-        return None  # "007" and "7" are different ids
-    numbers = pc.cast(cells, pa.int64())
-    if numbers.null_count:
-        numbers = pc.fill_null(numbers, -1)  # below every value: the code 0 of a missing one
-    ticks = numbers.to_numpy()
-    lo = int(ticks[ticks >= 0].min()) if cells.null_count else int(ticks.min())
-    codes = ticks - (lo - 1)
-    if cells.null_count:
-        codes[ticks < 0] = 0
-    return codes, int(ticks.max()) - lo + 2
+    present = numbers >= 0
+    every = bool(present.all())
+    lo = int(numbers.min()) if every else int(numbers[present].min())
+    hi = int(numbers.max())
+    numbers -= lo - 1
+    if not every:
+        numbers[~present] = 0  # a missing value
+    return numbers, hi - lo + 2
 
 
 def _repeated_later(frame: pd.DataFrame, key: list[str], excluded: np.ndarray) -> np.ndarray:

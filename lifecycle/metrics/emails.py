@@ -29,6 +29,7 @@ import pandas as pd
 
 from lifecycle.metrics.records import take_dates
 from lifecycle.schema import NOT_SET
+from lifecycle.values import first_appearance_codes, first_rows
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -83,19 +84,11 @@ def _code_of(uniques: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
     return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
 
 
-def _first_rows(groups: np.ndarray, n: int) -> np.ndarray:
-    """The first row (in row order) of each group 0…n-1; every group has one. Int32 when the rows allow."""
-    dtype = np.int32 if len(groups) < 2**31 else np.int64
-    first_row = np.full(n, len(groups), dtype=dtype)
-    np.minimum.at(first_row, groups, np.arange(len(groups), dtype=dtype))
-    return first_row
-
-
 def _first_code_per_group(
     groups: np.ndarray, codes: np.ndarray, n: int, first_rows: np.ndarray
 ) -> np.ndarray:
     """The first non-missing code (``codes`` ≥ 0, in row order) per group 0…n-1, -1 where a group has none.
-    ``first_rows`` (``_first_rows``) answers it at once when no code is missing."""
+    ``first_rows`` (``values.first_rows``) answers it at once when no code is missing."""
     present = codes >= 0
     if present.all():
         return codes[first_rows].astype(np.int64)
@@ -200,35 +193,6 @@ def _channel_codes(
     return _categorical(out, uniques)
 
 
-def _pair_codes(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0…n-1 of the distinct `keys` (each in 0…span-1) in order of first appearance (as `pd.factorize`),
-    as int32 where n allows, and those keys. When the span is at most four keys per event, by marking a flag per
-    possible key, then ordering the keys by their first row: a third of the time of hashing twenty million keys."""
-    if span <= 4 * len(keys):
-        seen = np.zeros(span, dtype=bool)
-        seen[keys] = True
-        pairs = np.flatnonzero(seen)  # in key order
-        del seen
-        number = np.empty(span, dtype=np.int32 if len(pairs) < 2**31 else np.int64)  # read at `pairs` only
-        number[pairs] = np.arange(len(pairs), dtype=number.dtype)
-        codes = number[keys]
-        del number
-        first_row = _first_rows(codes, len(pairs))  # distinct: a plain sort of (row, code) orders them
-        bits = max(int(len(pairs)).bit_length(), 1)
-        if int(len(keys)).bit_length() + bits <= 63:
-            order = np.sort((first_row.astype(np.int64) << bits) | np.arange(len(pairs), dtype=np.int64))
-            order &= (1 << bits) - 1
-        else:
-            order = np.argsort(first_row)
-        del first_row
-        rank = np.empty(len(pairs), dtype=codes.dtype)
-        rank[order] = np.arange(len(pairs), dtype=codes.dtype)
-        np.take(rank, codes, out=codes, mode="clip")  # in place (unbuffered): no second array of event size
-        return codes, pairs[order]
-    codes, pairs = pd.factorize(keys)
-    return (codes.astype(np.int32) if len(pairs) < 2**31 else codes), pairs
-
-
 def email_send_facts(
     tables: Tables, *, leads: pd.DataFrame | None = None, customers: pd.DataFrame | None = None
 ) -> pd.DataFrame | None:
@@ -249,7 +213,7 @@ def email_send_facts(
         events, at, rcodes = events[usable], at[usable], rcodes[usable]
     ecodes, emails = _codes(_email_identity(events))
     width = max(len(recipients), 1)
-    pcodes, pairs = _pair_codes(ecodes.astype(np.int64) * width + rcodes, len(emails) * width)
+    pcodes, pairs = first_appearance_codes(ecodes.astype(np.int64) * width + rcodes, len(emails) * width)
     del ecodes, rcodes  # event-level arrays are let go as soon as they are used (tens of millions of rows)
     n = len(pairs)
     event_codes, event_names = _normalized_codes(events["event"])
@@ -286,9 +250,9 @@ def email_send_facts(
         out[col] = _categorical(pos, ids)
     out["channel"] = _channel_codes(leads, lead_pos, customers, cust_pos)
 
-    first_rows = _first_rows(pcodes, n)
+    send_first_rows = first_rows(pcodes, n)
     audience_codes, audiences = _normalized_codes(_column(events, "audience"))
-    given = _first_code_per_group(pcodes, _code_of(audiences, AUDIENCES)[audience_codes], n, first_rows)
+    given = _first_code_per_group(pcodes, _code_of(audiences, AUDIENCES)[audience_codes], n, send_first_rows)
     del audience_codes
     start = _take_dates(customers, "start", cust_pos)
     churn = _take_dates(customers, "churned_at", cust_pos)
@@ -302,7 +266,7 @@ def email_send_facts(
     del given, audience, was_customer
     for col in ("program", "step"):
         codes, uniques = _codes(_column(events, col))
-        out[col] = _categorical(_first_code_per_group(pcodes, codes, n, first_rows), uniques)
+        out[col] = _categorical(_first_code_per_group(pcodes, codes, n, send_first_rows), uniques)
         del codes
     out["sent_at"] = pd.Series(sent_at, dtype=DATETIME)
 

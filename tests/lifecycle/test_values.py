@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle import values
@@ -231,3 +231,27 @@ def test_the_ascii_separators_arrow_trims_are_trimmed_on_every_road():
     assert [None if pd.isna(v) else v for v in parse_text(cells).values] == ["abc", "x", None, "ok"]
     dates = parse_datetime(pd.Series(["2024-01-02", "\x1f2024-01-03"], dtype="str"))
     assert not dates.bad.any() and dates.values.tolist()[1] == pd.Timestamp("2024-01-03")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(["7", "12", "0", "70019", "007", "1e3", "٣", "999999999999999999"]), max_size=20)
+)
+def test_ids_that_are_numbers_become_the_same_categorical_by_their_values(cells):
+    # Plain numbers ("70019") are numbered from their values (no hashing) when the column is long; anything
+    # else ("007", "1e3", Arabic digits) takes Arrow's dictionary. Both give the same codes and categories.
+    arrow = pa.array(cells, pa.large_string())
+    want = values.categorical_of(arrow)  # short: the dictionary road
+    values.PARALLEL_ROWS = 1
+    try:
+        got = values.categorical_of(arrow)
+    finally:
+        values.PARALLEL_ROWS = 1_000_000
+    pd.testing.assert_series_equal(got, want)
+    numbers = values.plain_integers(arrow)
+    plain = bool(cells) and all(
+        c.isascii() and c.isdigit() and (c == "0" or not c.startswith("0")) for c in cells
+    )
+    assert (numbers is not None) == plain
+    if plain:
+        assert numbers.tolist() == [int(c) for c in cells]

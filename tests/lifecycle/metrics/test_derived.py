@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from metrics_fixtures import table
 
 from lifecycle.metrics import build_facts, month_bounds, parse_month
-from lifecycle.metrics.emails import _pair_codes
 from lifecycle.metrics.records import _first_lead_per_key, positions_in
 from lifecycle.metrics.scores import ScoreHistory
+from lifecycle.values import first_appearance_codes
 
 NAT = None
 T = pd.Timestamp
@@ -370,10 +370,11 @@ def test_parse_month_rejects_anything_but_yyyy_mm(bad):
 
 
 def test_first_code_and_earliest_tick_per_group_follow_row_order():
-    from lifecycle.metrics.emails import _NO_TICK, _first_code_per_group, _first_rows, _first_ticks
+    from lifecycle.metrics.emails import _NO_TICK, _first_code_per_group, _first_ticks
+    from lifecycle.values import first_rows
 
     groups = np.array([2, 0, 2, 0, 1, 2, 3])
-    first_rows = _first_rows(groups, 4)
+    first_rows = first_rows(groups, 4)
     assert first_rows.tolist() == [1, 4, 0, 6]
     codes = np.array([-1, 5, 7, 3, -1, 4, 2])  # group 2's first row has no code: its next one counts
     assert _first_code_per_group(groups, codes, 4, first_rows).tolist() == [5, -1, 7, 2]
@@ -445,7 +446,7 @@ def test_pair_codes_number_the_distinct_keys_in_order_of_appearance_by_flags_or_
     keys = np.array([5, 3, 5, 9], dtype=np.int64)
     # 10 possible keys, at most 4 per key: flags; else (100) hashing — the same codes, in order of appearance
     for span in (10, 100):
-        codes, pairs = _pair_codes(keys, span)
+        codes, pairs = first_appearance_codes(keys, span)
         assert pairs.tolist() == [5, 3, 9] and codes.tolist() == [0, 1, 0, 2]
         assert codes.dtype == np.int32
 
@@ -453,7 +454,7 @@ def test_pair_codes_number_the_distinct_keys_in_order_of_appearance_by_flags_or_
 @given(st.lists(st.integers(0, 40), max_size=30), st.sampled_from([41, 1000]))
 def test_pair_codes_equal_pandas_factorize(keys, span):
     keys = np.array(keys, dtype=np.int64)
-    codes, pairs = _pair_codes(keys, span)
+    codes, pairs = first_appearance_codes(keys, span)
     want_codes, want_pairs = pd.factorize(keys)
     assert codes.tolist() == want_codes.tolist() and pairs.tolist() == want_pairs.tolist()
 
