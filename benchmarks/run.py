@@ -396,10 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="profile every figure that misses its target")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    if args.leads < 100 or args.repeat < 1:
-        parser.error("--leads must be at least 100 and --repeat at least 1")
+    if args.leads < 100 or args.repeat < 1 or args.runs < 1:
+        parser.error("--leads must be at least 100, --repeat and --runs at least 1")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still removes its workspace
     out = measure(args)
     print(json.dumps(out, indent=2) if args.json else text_report(out))
