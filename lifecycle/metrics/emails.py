@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from lifecycle.metrics.records import take_dates
+from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import NOT_SET
 from lifecycle.values import first_appearance_codes, first_rows
 from lifecycle.workspace import Tables
@@ -60,6 +60,8 @@ def _recoded(values: pd.Series, normalize: Callable[[pd.Series], pd.Series]) -> 
     (str or categorical) is never spelled out as strings."""
     codes, uniques = pd.factorize(values)
     norm_codes, norm = _codes(normalize(pd.Series(np.asarray(uniques, dtype=object), dtype="str")))
+    if len(norm) == len(uniques) and np.array_equal(norm_codes, np.arange(len(uniques))):
+        return codes, norm  # normalizing merged and blanked nothing: the codes stay (no gather of every row)
     return np.append(norm_codes, -1)[codes], norm
 
 
@@ -141,6 +143,8 @@ def _email_identity(events: pd.DataFrame) -> pd.Series:
 
 def _lookup_index(keys: pd.Series, index_keys: pd.Series) -> np.ndarray:
     """Position in ``index_keys`` (first occurrence) of each key, -1 when absent or missing."""
+    if keys.dtype == "str" and index_keys.dtype == "str" and not keys.hasnans and not index_keys.hasnans:
+        return positions_in(keys, pd.Index(index_keys)).astype(np.int64, copy=False)  # ids that are numbers
     # One hash pass over both sides is much cheaper than building a unique string Index to search.
     n_index = len(index_keys)
     both = pd.concat([index_keys.astype("str"), keys.astype("str")], ignore_index=True)

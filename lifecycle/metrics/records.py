@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lifecycle.schema import DEAL_STATUSES, DEAL_TYPES, NOT_SET
+from lifecycle.values import plain_integers
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -100,16 +101,59 @@ def _blank_channel(values: pd.Series) -> pd.Series:
     return out.mask(out.eq(""))
 
 
-def positions_in(keys: pd.Series, index: pd.Index) -> np.ndarray:
-    """`index.get_indexer(keys)` for a unique `index`: by Arrow's hash lookup when both are text (pandas would
-    first turn a text index into a million Python strings to hash them, and check that they are unique)."""
+def positions_in(keys: pd.Series | pd.Index, index: pd.Index, *, last: bool = False) -> np.ndarray:
+    """`index.get_indexer(keys)` (-1 where a key is absent) for a unique `index`, or, with `last`, the position
+    of each key's last occurrence in an `index` that may repeat. By Arrow's hash lookup when both are text
+    (pandas would first turn a text index into a million Python strings to hash them, and check that they are
+    unique)."""
     if keys.dtype == "str" and index.dtype == "str":
         values = pa.array(index.array)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        found = pc.index_in(pa.array(keys.array), value_set=values)
-        return pc.fill_null(found, -1).to_numpy().astype(np.intp, copy=False)
-    return index.get_indexer(keys)
+        cells = pa.array(keys.array)
+        by_number = _positions_by_number(cells, values, last=last)
+        if by_number is not None:
+            return by_number
+        if last:
+            values = values[::-1]  # Arrow finds a value's first occurrence
+        found = pc.fill_null(pc.index_in(cells, value_set=values), -1).to_numpy()
+        found = found.astype(np.intp, copy=False)
+        return np.where(found >= 0, len(values) - 1 - found, -1) if last else found
+    if not last:
+        return index.get_indexer(keys)
+    kept = ~index.duplicated(keep="last")
+    found = index[kept].get_indexer(keys)
+    if not len(index):
+        return found
+    return np.where(found >= 0, np.flatnonzero(kept)[np.maximum(found, 0)], -1)
+
+
+def _positions_by_number(
+    cells: pa.Array | pa.ChunkedArray, values: pa.Array, *, last: bool
+) -> np.ndarray | None:
+    """`positions_in` of ids that are plain numbers on both sides, none missing (`values.plain_integers`): a
+    table over their span, filled by the first (or last) position of each value, read at each key — no
+    hashing, which grows faster than the data once its table leaves the cache. None otherwise."""
+    if cells.null_count or values.null_count or not len(cells) or not len(values):
+        return None
+    index_numbers = plain_integers(values)
+    key_numbers = plain_integers(cells) if index_numbers is not None else None
+    if index_numbers is None or key_numbers is None:
+        return None
+    lo = min(int(index_numbers.min()), int(key_numbers.min()))
+    span = max(int(index_numbers.max()), int(key_numbers.max())) - lo + 1
+    if span > 4 * (len(index_numbers) + len(key_numbers)):
+        return None
+    rows = np.arange(len(index_numbers), dtype=np.intp)
+    if last:
+        table = np.full(span, -1, dtype=np.intp)
+        np.maximum.at(table, index_numbers - lo, rows)
+        return table[key_numbers - lo]
+    table = np.full(span, len(rows), dtype=np.intp)
+    np.minimum.at(table, index_numbers - lo, rows)
+    found = table[key_numbers - lo]
+    found[found == len(rows)] = -1
+    return found
 
 
 def lookup(keys: pd.Series, index: pd.Index, values: pd.Series | np.ndarray) -> pd.Series:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import frame_of
 from lifecycle.workspace import Tables
 
@@ -142,18 +143,19 @@ class ScoreHistory:
         counts = self._prefix_counts(at <= threshold)
         last = self.starts[:-1] + counts - 1
         score = np.where(counts > 0, self.changes["score"].to_numpy()[np.maximum(last, 0)], 0.0)
-        by_lead = pd.Series(score, index=self.lead_index)
         if lead_ids is None:
             lead_ids = when.index if isinstance(when, pd.Series) else self.lead_index
-        out = by_lead.reindex(pd.Index(lead_ids)).fillna(0.0)
-        return out.astype("float64")
+        lead_ids = pd.Index(lead_ids)
+        pos = positions_in(lead_ids, self.lead_index)
+        out = np.where(pos >= 0, score[np.maximum(pos, 0)] if len(score) else 0.0, 0.0).astype("float64")
+        out[np.isnan(out)] = 0.0  # (as a missing score)
+        return pd.Series(out, index=lead_ids, copy=False)
 
     def _row_thresholds(self, when: pd.Timestamp | pd.Series, n_leads: int) -> np.ndarray:
         if not isinstance(when, pd.Series):
             return np.datetime64(pd.Timestamp(when).as_unit("us"))
         per_lead = when.astype(DATETIME)
-        per_lead = per_lead[~per_lead.index.duplicated(keep="last")]
-        times = per_lead.reindex(self.lead_index).to_numpy()
+        times = take_dates(per_lead.to_numpy(), positions_in(self.lead_index, per_lead.index, last=True))
         # Leads not asked about get NaT, which compares False: no change counts for them.
         return np.repeat(times, np.diff(self.starts))
 

@@ -471,3 +471,36 @@ def test_text_positions_are_those_pandas_finds(keys, index):
     assert positions_in(keys, index).tolist() == index.get_indexer(keys).tolist()
     numbers = pd.Index(range(len(index)))  # other dtypes: pandas itself
     assert positions_in(pd.Series([0, 3]), numbers).tolist() == numbers.get_indexer([0, 3]).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "é", None, "L10"]), max_size=12),
+    st.lists(st.sampled_from(["a", "b", "é", None, "L10", "z"]), max_size=10),
+)
+def test_last_positions_in_a_repeating_index_are_those_pandas_keeps(keys, index):
+    # With last=True the index may repeat: each key's last occurrence, as `duplicated(keep="last")` keeps it.
+    for dtype in ("str", object):
+        keys_, index_ = pd.Series(keys, dtype=dtype), pd.Index(index, dtype=dtype)
+        kept = index_[~index_.duplicated(keep="last")]
+        want = [
+            -1 if p < 0 else int(np.flatnonzero(~index_.duplicated(keep="last"))[p])
+            for p in kept.get_indexer(keys_)
+        ]
+        assert positions_in(keys_, index_, last=True).tolist() == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(["7", "12", "0", "70019", "007", "70020"]), min_size=1, max_size=12),
+    st.lists(st.sampled_from(["7", "12", "0", "70019", "007", "99", "70021"]), min_size=1, max_size=10),
+    st.booleans(),
+)
+def test_ids_that_are_numbers_are_found_where_arrow_and_pandas_find_them(keys, index, last):
+    # Ids that are plain numbers on both sides are found through a table over their span (no hashing): the
+    # same positions as pandas (first occurrence, or the last with last=True); "007" sends both to Arrow.
+    keys_, index_ = pd.Series(keys, dtype="str"), pd.Index(index, dtype="str")
+    keep = "last" if last else "first"
+    kept = ~index_.duplicated(keep=keep)
+    want = [-1 if p < 0 else int(np.flatnonzero(kept)[p]) for p in index_[kept].get_indexer(keys_)]
+    assert positions_in(keys_, index_, last=last).tolist() == want
