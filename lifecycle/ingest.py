@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
-from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file, text_cells
+from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of, take_rows
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import (
@@ -354,18 +354,6 @@ def _compact_columns(table: str, columns: Mapping[str, pd.Series]) -> list[str]:
     return [name for name, values in columns.items() if isinstance(values.dtype, pd.CategoricalDtype)]
 
 
-def _cells(raw: RawTable, position: str, kind: str, mapping: ColumnMapping | None) -> pd.Series:
-    """The raw cells of a column for a canonical column of `kind`: a column the reader read as timestamps
-    (`RawTable.iso_formats`) is taken as it is by a date column read the usual way, and as its text otherwise
-    (a date column with a format of its own in the mapping, or a column that is not a date)."""
-    values = raw.frame[position]
-    if values.dtype.kind != "M":
-        return values
-    if kind == "datetime" and (mapping is None or mapping.dates in ("auto", "dayfirst", "monthfirst")):
-        return values
-    return text_cells(raw.frame[[position]], raw.iso_formats)[position]
-
-
 def _default_order(raw: RawTable) -> str:
     return "dayfirst" if raw.delimiter == ";" else "monthfirst"
 
@@ -408,9 +396,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     reason_texts: list[str] = [""]
     culprits: list[tuple[np.ndarray, np.ndarray]] = []  # rejected rows and the raw cells quoted in the reason
 
-    def reject(
-        mask: pd.Series | np.ndarray, reason: str, cells: pd.Series | None = None, iso_format: str = ""
-    ) -> None:
+    def reject(mask: pd.Series | np.ndarray, reason: str, cells: pd.Series | None = None) -> None:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():  # most columns of most files: nothing to reject, nothing more to compute
             return
@@ -419,29 +405,22 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
             reason_texts.append(reason)
             reason_of[fresh] = len(reason_texts) - 1
             if cells is not None:  # only the rejected cells are spelled out (a column may be categorical)
-                quoted = cells[fresh] if not iso_format else cells[fresh].dt.strftime(iso_format)
-                culprits.append((np.flatnonzero(fresh), quoted.astype(object).to_numpy()))
+                culprits.append((np.flatnonzero(fresh), cells[fresh].astype(object).to_numpy()))
 
     for canonical in spec.column_names:
         if canonical in detection.columns:
             header = detection.columns[canonical]
-            cells = _cells(raw, position[header], spec.column(canonical).kind, mapping)
             col = _parse_column(
                 name,
                 canonical,
-                cells,
+                frame[position[header]],
                 header,
                 mapping,
                 _default_order(raw),
                 comma_hint,
                 report,
             )
-            reject(
-                col.bad,
-                col.reason,
-                cells,
-                raw.iso_formats.get(position[header], "") if cells.dtype.kind == "M" else "",
-            )
+            reject(col.bad, col.reason, frame[position[header]])
             out[canonical] = col.values
         elif mapping is not None and canonical in mapping.defaults:
             const = pd.Series([mapping.defaults[canonical]] * n, index=frame.index, dtype="str")
@@ -499,7 +478,7 @@ def _rejected_frame(
     bad = take_rows(raw.frame, rejected_at)  # a take of the few rejected rows, not a filter of every column
     parts = []
     if len(bad):
-        cells = text_cells(bad, raw.iso_formats).astype("str")
+        cells = bad.astype("str")
         cells.columns = raw.headers
         kind = pd.Series(kinds, index=bad.index, dtype=str)
         value = pd.Series(culprit, index=bad.index, dtype=object)

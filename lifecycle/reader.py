@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 
 from lifecycle import limits
 from lifecycle.synonyms import normalize_header
-from lifecycle.values import code_dtype, maybe_untrimmed, owned
+from lifecycle.values import code_dtype, maybe_untrimmed
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -65,8 +65,7 @@ class RawTable:
     name: str
     headers: list[str]
     frame: pd.DataFrame
-    """Columns named by position `c0..cN` (headers may repeat), dtype str (categorical in a large file), empty
-    cells as NA; the columns in `iso_formats` are datetime64[us]."""
+    """Columns named by position `c0..cN` (headers may repeat), dtype str, empty cells as NA."""
     rows: pd.Series
     """Spreadsheet row number (1-based, as a user sees it in the file) of every frame row."""
     encoding: str = "utf-8"
@@ -77,9 +76,6 @@ class RawTable:
     warnings: list[str] = field(default_factory=list)
     sheet: str | None = None
     header_rows: int = 1
-    iso_formats: dict[str, str] = field(default_factory=dict)
-    """The columns of a large body that Arrow read as timestamps (`_iso_columns`): every cell of the body's
-    sample an ISO date or timestamp of one shape, whose strftime format this is (`text_cells`)."""
 
     @property
     def positions(self) -> list[str]:
@@ -521,6 +517,17 @@ def _read_text_body(
     skipped = [ln for ln in sample[:skip_lines] if ln.strip()]
 
     bad_rows: list[BadRow] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(
+            BadRow(
+                row.number,
+                row.text,
+                f"row has {row.actual_columns} field(s) where the header has {row.expected_columns}",
+            )
+        )
+        return "skip"
+
     positions = [f"c{i}" for i in range(len(headers))]
     if text is None:  # parsed in place: the bytes after the header lines
         header_end = _offset_after_lines(head, body_skip)
@@ -539,17 +546,13 @@ def _read_text_body(
         body = _Body.in_memory(pa.py_buffer(text.encode("utf-8")).slice(start))
     if one_line:
         body = _Body.in_memory(pa.py_buffer(b""))
-    dictionary, iso = (
-        _sample_columns(body, positions, delimiter) if body.size >= DICTIONARY_BYTES else (set(), {})
-    )
-    table = _arrow_parse(
-        body, positions, delimiter, bad_rows, name, threads=True, dictionary=dictionary, iso=iso
-    )
+    dictionary = _repeating_columns(body, positions, delimiter) if body.size >= DICTIONARY_BYTES else set()
+    table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True, dictionary=dictionary)
     if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
+        bad_rows.clear()
         table = _arrow_parse(
-            body, positions, delimiter, bad_rows, name, threads=False, dictionary=dictionary, iso=iso
+            body, positions, delimiter, on_invalid, name, threads=False, dictionary=dictionary
         )
-    iso = {p: shape for p, shape in iso.items() if pa.types.is_timestamp(table.schema.field(p).type)}
     del body, text
     pending = {p: table.column(p) for p in positions}
     del table
@@ -568,8 +571,7 @@ def _read_text_body(
     if recovered:
         extra = pd.DataFrame([cells for _, cells in recovered], columns=positions, dtype="str")
         extra = extra.mask(extra == "").astype("str")
-        frame = pd.concat([text_cells(frame, iso).astype("str"), extra], ignore_index=True)
-        iso = {}
+        frame = pd.concat([frame.astype("str"), extra], ignore_index=True)
         rows_no = pd.concat(
             [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")],
             ignore_index=True,
@@ -586,7 +588,6 @@ def _read_text_body(
         bad_rows=[],
         warnings=warnings,
         header_rows=n_header,
-        iso_formats=iso,
     )
     if encoding.startswith("utf-8+"):
         raw.warnings.append("some bytes were not valid UTF-8 and were read as Windows-1252 (mixed encoding)")
@@ -697,10 +698,9 @@ def _offset_after_lines(text: str, n: int) -> int:
 _CODES = pa.dictionary(pa.int32(), pa.large_string())
 
 
-def _sample_columns(body: _Body, positions: list[str], delimiter: str) -> tuple[set[str], dict[str, str]]:
-    """How the columns of a large body are parsed, decided on its start (`_SAMPLE_BODY_BYTES`, cut after its
-    last line break): those whose values repeat there dictionary-encoded (every column when the sample does
-    not parse), and those of ISO dates or timestamps as timestamps (`_iso_columns`)."""
+def _repeating_columns(body: _Body, positions: list[str], delimiter: str) -> set[str]:
+    """The columns whose values repeat in the start of a large body (`_SAMPLE_BODY_BYTES`, cut after its last
+    line break): those are parsed dictionary-encoded. Every column when the sample does not parse."""
     with body.open() as stream:
         sample = stream.read(_SAMPLE_BODY_BYTES)
     sample = sample[: sample.rfind(b"\n") + 1]
@@ -714,74 +714,16 @@ def _sample_columns(body: _Body, positions: list[str], delimiter: str) -> tuple[
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=b'"' in sample, invalid_row_handler=lambda _: "skip"
             ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(positions, _CODES),
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=True,
-            ),
+            convert_options=pacsv.ConvertOptions(column_types={p: _CODES for p in positions}),
         )
     except pa.ArrowInvalid:
-        return set(positions), {}
-    repeating = {
+        return set(positions)
+    return {
         p
         for p in positions
         if sum(len(chunk.dictionary) for chunk in table.column(p).chunks)
         <= DISTINCT_SHARE / 2 * table.num_rows
     }
-    return repeating, _iso_columns(table)
-
-
-_ISO_SHAPES = {
-    "%Y-%m-%d %H:%M:%S": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
-    "%Y-%m-%dT%H:%M:%S": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
-    "%Y-%m-%d": r"^\d{4}-\d{2}-\d{2}$",
-}
-"""The shapes of ISO cells a column is read as timestamps in (by the strftime format that writes them)."""
-
-
-def _iso_columns(sample: pa.Table) -> dict[str, str]:
-    """The columns of the parsed `sample` (one dictionary per column) whose every present value has one of
-    `_ISO_SHAPES` and is cast by Arrow to a timestamp — what `values.parse_datetime` reads such a column with —
-    each with its shape's format. Parsed as timestamps while the body is read (`_arrow_parse`), they spare a
-    text copy of 20 million cells and its cast afterwards; a later cell that does not parse so sends the body
-    back to the text road."""
-    found: dict[str, str] = {}
-    for p in sample.column_names:
-        chunks = sample.column(p).chunks
-        values = (
-            pa.concat_arrays([chunk.dictionary for chunk in chunks]) if chunks else pa.array([], pa.string())
-        )
-        if not len(values):
-            continue
-        shape = next(
-            (
-                fmt
-                for fmt, pattern in _ISO_SHAPES.items()
-                if pc.all(pc.match_substring_regex(values, pattern)).as_py()
-            ),
-            None,
-        )
-        if shape is None:
-            continue
-        try:
-            pc.cast(values, pa.timestamp("us"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        found[p] = shape
-    return found
-
-
-def text_cells(frame: pd.DataFrame, iso_formats: dict[str, str]) -> pd.DataFrame:
-    """`frame` (rows of a raw table) with the columns read as timestamps (`RawTable.iso_formats`) written back
-    as text in their format, missing cells missing: the cells a user sees of a rejected or skipped row."""
-    typed = [p for p in frame.columns if p in iso_formats and frame[p].dtype.kind == "M"]
-    if not typed:
-        return frame
-    out = frame.copy(deep=False)
-    for p in typed:
-        out[p] = frame[p].dt.strftime(iso_formats[p]).astype("str")
-    return out
 
 
 _BLOCK_BYTES = 1 << 22
@@ -792,35 +734,18 @@ def _arrow_parse(
     body: _Body,
     positions: list[str],
     delimiter: str,
-    bad_rows: list[BadRow],
+    on_invalid,
     name: str,
     *,
     threads: bool,
     dictionary: Collection[str] = (),
-    iso: Collection[str] = (),
 ) -> pa.Table:
-    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`), those
-    in `iso` as timestamps unless one of their cells is not an ISO timestamp (then all as text).
-    `bad_rows` ends as the rows that do not have the header's number of fields (what it held is dropped)."""
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad_rows.append(
-            BadRow(
-                row.number,
-                row.text,
-                f"row has {row.actual_columns} field(s) where the header has {row.expected_columns}",
-            )
-        )
-        return "skip"
-
+    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`)."""
     if not body.has(_NON_SPACE):
         return pa.table({p: pa.array([], pa.large_string()) for p in positions})
-    # Values spanning lines need the slower quote-aware chunking: tried first without it, Arrow's parser then
-    # reports a block the chunker cut inside a quoted value ("out of sync"), and the body is parsed again with it.
-    quoted_newlines = False
+    quoted = body.has(re.compile(rb'"'))
     block = _BLOCK_BYTES
     while True:
-        bad_rows.clear()  # each attempt from the start
         try:
             with body.open() as stream:
                 return pacsv.read_csv(
@@ -829,20 +754,11 @@ def _arrow_parse(
                         column_names=positions, block_size=block, use_threads=threads
                     ),
                     parse_options=pacsv.ParseOptions(
-                        delimiter=delimiter,
-                        newlines_in_values=quoted_newlines,
-                        invalid_row_handler=on_invalid,
+                        delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=on_invalid
                     ),
                     convert_options=pacsv.ConvertOptions(
                         # pandas' own str layout, or codes into it
-                        column_types={
-                            p: pa.timestamp("us")
-                            if p in iso
-                            else _CODES
-                            if p in dictionary
-                            else pa.large_string()
-                            for p in positions
-                        },
+                        column_types={p: _CODES if p in dictionary else pa.large_string() for p in positions},
                         strings_can_be_null=True,
                         null_values=[""],
                         quoted_strings_can_be_null=True,
@@ -850,12 +766,6 @@ def _arrow_parse(
                 )
         except pa.ArrowInvalid as exc:
             msg = str(exc)
-            if iso and "conversion error" in msg:  # a cell of a timestamp column that is not one
-                iso = ()
-                continue
-            if "out of sync" in msg and not quoted_newlines and body.has(re.compile(rb'"')):
-                quoted_newlines = True
-                continue
             if "straddling" in msg and block < body.size + 1:
                 block = min(block * 8, body.size + 1)
                 continue
@@ -874,8 +784,6 @@ def _strings_frame(pending: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
         column = pending.pop(p)
         if pa.types.is_dictionary(column.type):
             columns[p] = _dictionary_cells(column)
-        elif pa.types.is_timestamp(column.type):
-            columns[p] = pd.Series(owned(column.to_numpy()), copy=False)
         else:
             columns[p] = pd.Series(pd.array(_trimmed(column), dtype="str"), copy=False)
     return pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()
@@ -947,7 +855,7 @@ def _drop_footers(raw: RawTable) -> None:
         return
     keep = np.ones(n, dtype=bool)
     lo = max(0, n - _FOOTER_WINDOW)
-    tail = text_cells(frame.iloc[lo:], raw.iso_formats).astype("str")  # categorical cells compared as text
+    tail = frame.iloc[lo:].astype("str")  # categorical cells (a large file) compared as text
     first = _first_cells(tail)
     blank = tail.isna().all(axis=1).to_numpy()
     footer = first.str.match(_FOOTER.pattern, case=False).to_numpy() | blank
@@ -966,7 +874,7 @@ def _drop_footers(raw: RawTable) -> None:
         while i >= 0 and blank[i]:
             keep[lo + i] = False
             i -= 1
-    head = text_cells(frame.iloc[: min(n, _FOOTER_WINDOW)], raw.iso_formats).astype("str")
+    head = frame.iloc[: min(n, _FOOTER_WINDOW)].astype("str")
     head_first = _first_cells(head).str.lower()
     head_blank = head.isna().all(axis=1).to_numpy()
     j = 0
@@ -974,7 +882,7 @@ def _drop_footers(raw: RawTable) -> None:
         keep[j] = False
         j += 1
     if not keep.all():
-        dropped = text_cells(frame[~keep], raw.iso_formats).astype("str")
+        dropped = frame[~keep].astype("str")
         raw.skipped.extend(dropped.fillna("").astype(str).agg((raw.delimiter or ",").join, axis=1).tolist())
         raw.frame = frame[keep]
         raw.rows = raw.rows[keep]

@@ -422,8 +422,6 @@ def parse_datetime(
     (`convention` 'auto' infers it from values above 12; an all-ambiguous column uses `default_order`
     and says so), YYYYMMDD, epoch s/ms, Excel serials, and textual months. A column may mix formats;
     each value must parse under the column's day/month order."""
-    if raw.dtype.kind == "M":  # read as ISO timestamps by the reader (`reader._iso_columns`)
-        return _checked(raw.astype(DATETIME_DTYPE), None, "ISO 8601")
     raw = raw.astype("str")
     if convention in ("auto", "dayfirst", "monthfirst"):
         fast = _arrow_iso(raw)  # every present cell naive ISO 8601 as it is: nothing to trim or blank
