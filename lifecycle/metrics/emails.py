@@ -144,8 +144,9 @@ def _email_identity(events: pd.DataFrame) -> pd.Series:
 def _lookup_index(keys: pd.Series, index_keys: pd.Series) -> np.ndarray:
     """Position in ``index_keys`` (first occurrence) of each key, -1 when absent or missing."""
     if keys.dtype == "str" and index_keys.dtype == "str" and not keys.hasnans and not index_keys.hasnans:
-        return positions_in(keys, pd.Index(index_keys)).astype(np.int64, copy=False)  # ids that are numbers
-    # One hash pass over both sides is much cheaper than building a unique string Index to search.
+        # Arrow's lookup (first occurrence), or a table over the span of ids that are plain numbers.
+        return positions_in(keys, pd.Index(index_keys)).astype(np.int64, copy=False)
+    # Otherwise one hash pass over both sides, much cheaper than building a unique string Index to search.
     n_index = len(index_keys)
     both = pd.concat([index_keys.astype("str"), keys.astype("str")], ignore_index=True)
     codes, uniques = pd.factorize(both)
