@@ -330,19 +330,27 @@ def send_months(sends: pd.DataFrame) -> pd.DataFrame:
     sized = len(audience.categories), len(channel.categories)
     keep = (months != np.iinfo(np.int64).min) & (audience.codes >= 0) & (channel.codes >= 0)
     first = int(months[keep].min()) if keep.any() else 0
-    key = ((months - first) * sized[0] + audience.codes) * sized[1] + channel.codes
-    groups, inverse = np.unique(key[keep], return_inverse=True)
+    key = (((months - first) * sized[0] + audience.codes) * sized[1] + channel.codes)[keep]
+    span = int(key.max()) + 1 if len(key) else 0
+    if span <= 4 * len(key):  # a count per possible group, no sort (24 months, 2 audiences, a few channels)
+        counts = np.bincount(key, minlength=span)
+        groups = np.flatnonzero(counts)
+        inverse, at = key, groups  # counts are per key value, read at the groups'
+    else:  # far more months and channels than sends
+        groups, inverse = np.unique(key, return_inverse=True)
+        span, at = len(groups), slice(None)  # counts are per group
+        counts = np.bincount(inverse, minlength=span)
     out = pd.DataFrame(
         {
             "month": ((groups // (sized[0] * sized[1])) + first).astype("datetime64[M]").astype(DATETIME),
             "audience": pd.Categorical.from_codes(groups // sized[1] % sized[0], dtype=audience.dtype),
             "channel": pd.Categorical.from_codes(groups % sized[1], dtype=channel.dtype),
-            "sends": np.bincount(inverse, minlength=len(groups)).astype(np.int64),
+            "sends": counts[at].astype(np.int64),
         }
     )
     for flag in FLAG_NAMES[1:]:
-        counted = sends[flag].to_numpy(dtype=bool)[keep]
-        out[flag] = np.bincount(inverse, weights=counted, minlength=len(groups)).astype(np.int64)
+        counted = np.bincount(inverse[sends[flag].to_numpy(dtype=bool)[keep]], minlength=span)
+        out[flag] = counted[at].astype(np.int64)
     return out
 
 

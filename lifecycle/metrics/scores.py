@@ -120,7 +120,8 @@ class ScoreHistory:
             "reason": reason,
         }
         changes = frame_of(
-            {name: pd.Series(values) for name, values in columns.items()}, pd.RangeIndex(len(rows))
+            {name: pd.Series(values, copy=False) for name, values in columns.items()},
+            pd.RangeIndex(len(rows)),
         )
         present = codes[new_lead]  # the sorted codes, each once
         starts = np.searchsorted(codes, np.arange(len(uniques)))

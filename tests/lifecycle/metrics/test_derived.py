@@ -419,6 +419,55 @@ def test_send_months_count_each_month_audience_and_channel_in_sorted_order():
     assert send_months(sends.iloc[:0]).empty
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [0, 1, 2, 40, 600]
+            ),  # months after 2020-01: near (a count per group) or far apart
+            st.sampled_from(["prospect", "customer", None]),
+            st.sampled_from(["Paid", "Organic", "(not set)"]),
+            st.booleans(),
+            st.booleans(),
+        ),
+        max_size=25,
+    )
+)
+def test_send_months_are_a_groupby_of_the_sends(rows):
+    # Counted per possible group when the groups are few for the sends, else by sorting the distinct groups:
+    # either way the counts a groupby of (month, audience, channel) gives, in its order.
+    from lifecycle.metrics.emails import FLAG_NAMES, send_months
+
+    channels, audiences = (
+        pd.CategoricalDtype(["Paid", "Organic", "(not set)"]),
+        pd.CategoricalDtype(["prospect", "customer"]),
+    )
+    sends = pd.DataFrame(
+        {
+            "sent_at": (
+                pd.Timestamp("2020-01-05") + pd.to_timedelta([r[0] * 31 for r in rows], unit="D")
+            ).astype("datetime64[us]"),
+            "audience": pd.Categorical([r[1] for r in rows], dtype=audiences),
+            "channel": pd.Categorical([r[2] for r in rows], dtype=channels),
+        }
+    )
+    for flag in FLAG_NAMES[1:]:
+        sends[flag] = [r[3] if flag == "opened" else r[4] for r in rows]
+    out = send_months(sends)
+    month = sends["sent_at"].dt.to_period("M").dt.start_time.astype("datetime64[us]")
+    want = (
+        sends.assign(month=month, sends=1)
+        .groupby(["month", "audience", "channel"], observed=True)[["sends", *FLAG_NAMES[1:]]]
+        .sum()
+        .reset_index()
+    )
+    assert out["month"].tolist() == want["month"].tolist()
+    assert out["audience"].tolist() == want["audience"].tolist()
+    assert out["channel"].tolist() == want["channel"].tolist()
+    assert out[["sends", *FLAG_NAMES[1:]]].values.tolist() == want[["sends", *FLAG_NAMES[1:]]].values.tolist()
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(
@@ -488,6 +537,21 @@ def test_last_positions_in_a_repeating_index_are_those_pandas_keeps(keys, index)
             for p in kept.get_indexer(keys_)
         ]
         assert positions_in(keys_, index_, last=True).tolist() == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "é", None, "L10", "q"]), max_size=5),
+    st.lists(st.sampled_from(["a", "b", "é", None, "L10", "z", "y", "x"]), min_size=20, max_size=40),
+    st.booleans(),
+)
+def test_few_keys_in_a_large_index_are_found_where_pandas_finds_them(keys, index, last):
+    # At most a quarter as many keys as index values: the index is looked up among the keys (the other way
+    # round); first or last occurrence as pandas keeps it, a missing key finding a missing value.
+    keys_, index_ = pd.Series(keys, dtype="str"), pd.Index(index, dtype="str")
+    kept = ~index_.duplicated(keep="last" if last else "first")
+    want = [-1 if p < 0 else int(np.flatnonzero(kept)[p]) for p in index_[kept].get_indexer(keys_)]
+    assert positions_in(keys_, index_, last=last).tolist() == want
 
 
 @settings(max_examples=150, deadline=None)
