@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs",
         type=int,
-        default=2,
+        default=3,
         help="runs of the ingest and of deriving the facts (the fastest reported)",
     )
     parser.add_argument("--cache-dir", default=str(CACHE), help="where sample CSVs are cached")

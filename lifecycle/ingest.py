@@ -263,7 +263,7 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     Categoricals give their codes, text is dictionary-encoded by Arrow, timestamps are their ticks (in whole
     seconds or milliseconds when every value is) from the earliest."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy().astype(np.int64) + 1, len(values.cat.categories) + 1
+        return np.add(values.cat.codes.to_numpy(), 1, dtype=np.int64), len(values.cat.categories) + 1
     if values.dtype.kind == "M":
         stamps = values.to_numpy()
         present = ~np.isnat(stamps)
@@ -271,9 +271,10 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         ticks = stamps.view(np.int64) if every else stamps.view(np.int64)[present]
         if not len(ticks):
             return np.zeros(len(values), dtype=np.int64), 1
-        step = next((u for u in (1_000_000, 1_000) if not (ticks % u).any()), 1)
+        step = next((u for u in (1_000_000, 1_000) if _all_multiples(ticks, u)), 1)
         lo, hi = int(ticks.min()) // step, int(ticks.max()) // step
-        scaled = ticks // step - (lo - 1) if step > 1 else ticks - (lo - 1)
+        scaled = np.floor_divide(ticks, step) if step > 1 else ticks.copy()
+        scaled -= lo - 1
         if every:
             return scaled, hi - lo + 2
         codes = np.zeros(len(values), dtype=np.int64)
@@ -288,6 +289,13 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         return np.add(indices, 1, dtype=np.int64), len(dictionary) + 1
     codes, uniques = pd.factorize(values)
     return codes.astype(np.int64) + 1, len(uniques) + 1
+
+
+def _all_multiples(ticks: np.ndarray, unit: int) -> bool:
+    """Whether every tick is a multiple of `unit`, a slice at a time (no remainder array of the whole column;
+    the first slice with a remainder ends the search)."""
+    step = 1 << 20
+    return not any((ticks[at : at + step] % unit).any() for at in range(0, len(ticks), step))
 
 
 def _decimal_codes(cells: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int] | None:
@@ -315,34 +323,78 @@ def _repeated_later(frame: pd.DataFrame, key: list[str], excluded: np.ndarray) -
     files), no key repeats and the search stops, before any text column is encoded. Only when keys repeat is a
     stable order taken, to find which row of each comes last."""
     cheap_first = sorted(key, key=lambda column: frame[column].dtype == "str")
-    packed = np.zeros(len(frame), dtype=np.int64)
-    packed[excluded] = np.arange(1, len(excluded) + 1)
-    span = len(excluded) + 1
     repeated = np.zeros(len(frame), dtype=bool)
-    for i, column in enumerate(cheap_first):
-        codes, size = _key_codes(frame[column])
-        if span * size >= 2**63:  # too wide to pack: number the distinct keys so far 0…k-1 first
-            distinct, packed = np.unique(packed, return_inverse=True)
-            span = len(distinct)
-            if span * size >= 2**63:  # and this column's distinct values too (both then below the rows)
-                values, codes = np.unique(codes, return_inverse=True)
-                size = len(values)
-        packed *= size
-        packed += codes
-        span *= size
-        del codes
-        last = i + 1 == len(cheap_first)
-        before_text = not last and frame[column].dtype != "str" and frame[cheap_first[i + 1]].dtype == "str"
-        if (last or before_text) and not _any_repeated(packed):
+    packed, span = _excluded_numbers(len(frame), excluded)
+    for column, after in zip(cheap_first, cheap_first[1:], strict=False):
+        span = _pack(packed, span, frame[column])
+        before_text = frame[column].dtype != "str" and frame[after].dtype == "str"
+        # Before the text, only when the keys so far could well be distinct: when random keys in their span
+        # would repeat a hundred times over, the sort would find repeats and the text be encoded anyway.
+        if before_text and len(frame) ** 2 <= 200 * span and not _any_repeated(np.sort(packed)):
             return repeated
+    _pack(packed, span, frame[cheap_first[-1]])
+    packed.sort()  # in place: the keys are packed again in the rare file where some repeat
+    if not _any_repeated(packed):
+        return repeated
+    packed, span = _excluded_numbers(len(frame), excluded)
+    for column in cheap_first:
+        span = _pack(packed, span, frame[column])
     order = np.argsort(packed, kind="stable")  # file order within equal keys
     in_order = packed[order]
     repeated[order[:-1][in_order[1:] == in_order[:-1]]] = True  # every row of a run but its last
     return repeated
 
 
-def _any_repeated(packed: np.ndarray) -> bool:
-    in_order = np.sort(packed)
+def _excluded_numbers(rows: int, excluded: np.ndarray) -> tuple[np.ndarray, int]:
+    """The first "column" of the packed keys: the excluded rows numbered 1…k, the others 0; and its span."""
+    packed = np.zeros(rows, dtype=np.int64)
+    packed[excluded] = np.arange(1, len(excluded) + 1)
+    return packed, len(excluded) + 1
+
+
+_SLICE = 1 << 20
+"""Rows a packed key column is computed for at a time (its scratch memory is reused, not freshly mapped)."""
+
+
+def _pack(packed: np.ndarray, span: int, values: pd.Series) -> int:
+    """`packed` × the span of `values`' codes + their codes (`_key_codes`), in place; returns the new span.
+    Categoricals and timestamps are added a slice at a time, with no array of codes for the whole column.
+    When the span would not fit an int64, the keys so far are numbered 0…k-1 first (and the column's codes
+    too when still needed: both are then below the number of rows)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        size = len(values.cat.categories) + 1
+        if span * size < 2**63:
+            packed *= size
+            packed += values.cat.codes.to_numpy()  # each code + 1, a missing value 0 (`_key_codes`)
+            packed += 1
+            return span * size
+    if values.dtype.kind == "M":
+        ticks = values.to_numpy().view(np.int64)
+        if len(ticks) and not (ticks == np.iinfo(np.int64).min).any():  # (a missing time: `_key_codes`)
+            step = next((u for u in (1_000_000, 1_000) if _all_multiples(ticks, u)), 1)
+            lo, hi = int(ticks.min()) // step, int(ticks.max()) // step
+            size = hi - lo + 2
+            if span * size < 2**63:
+                packed *= size
+                for at in range(0, len(ticks), _SLICE):
+                    part = ticks[at : at + _SLICE]
+                    packed[at : at + _SLICE] += (part // step if step > 1 else part) - (lo - 1)
+                return span * size
+    codes, size = _key_codes(values)
+    if span * size >= 2**63:
+        distinct, numbered = np.unique(packed, return_inverse=True)
+        packed[:] = numbered
+        span = len(distinct)
+        if span * size >= 2**63:
+            values_, codes = np.unique(codes, return_inverse=True)
+            size = len(values_)
+    packed *= size
+    packed += codes
+    return span * size
+
+
+def _any_repeated(in_order: np.ndarray) -> bool:
+    """Whether sorted `in_order` holds a value twice."""
     return bool((in_order[1:] == in_order[:-1]).any())
 
 

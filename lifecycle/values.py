@@ -179,18 +179,35 @@ def plain_integers(cells: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Text cells that are every one a plain decimal number — ids such as "433156": ASCII digits, no leading
     zero, at most 18 of them — as their int64 values (-1 where a cell is missing): two cells are equal exactly
     when their numbers are, so the numbers can stand for the text. None otherwise (or when no cell is present).
-    """
+    Checked and cast a chunk at a time into the one array returned: no column-long scratch arrays."""
     if len(cells) == cells.null_count:
         return None
-    lengths = pc.binary_length(cells)
-    if pc.max(lengths).as_py() > 18 or not pc.all(pc.ascii_is_decimal(cells)).as_py():
-        return None
-    if pc.any(pc.and_(pc.starts_with(cells, "0"), pc.greater(lengths, 1))).as_py():
-        return None  # "007" and "7" are different ids
-    numbers = pc.cast(cells, pa.int64())
-    if numbers.null_count:
-        numbers = pc.fill_null(numbers, -1)
-    return owned(numbers.to_numpy())
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
+    pieces = [piece for chunk in chunks for piece in _slices(chunk)]
+    for piece in pieces:
+        if piece.null_count == len(piece):
+            continue
+        lengths = pc.binary_length(piece)
+        if pc.max(lengths).as_py() > 18 or not pc.all(pc.ascii_is_decimal(piece)).as_py():
+            return None
+        if pc.any(pc.and_(pc.starts_with(piece, "0"), pc.greater(lengths, 1))).as_py():
+            return None  # "007" and "7" are different ids
+    out = np.empty(len(cells), dtype=np.int64)
+    at = 0
+    for piece in pieces:
+        numbers = pc.cast(piece, pa.int64())
+        out[at : at + len(piece)] = (pc.fill_null(numbers, -1) if numbers.null_count else numbers).to_numpy()
+        at += len(piece)
+    return out
+
+
+_PIECE_ROWS = 1 << 20
+"""Rows of text `plain_integers` checks and casts at a time."""
+
+
+def _slices(cells: pa.Array) -> list[pa.Array]:
+    """`cells` in zero-copy slices of at most `_PIECE_ROWS`."""
+    return [cells.slice(at, _PIECE_ROWS) for at in range(0, len(cells), _PIECE_ROWS)] or [cells]
 
 
 def categorical_of(cells: pa.Array | pa.ChunkedArray) -> pd.Series:

@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle import values
+from lifecycle import ingest, values
 from lifecycle.ingest import _key_codes, _repeated_later, ingest_raw
 from lifecycle.reader import read_raw
 
@@ -101,6 +101,21 @@ def test_same_duplicates_as_pandas(rows, key, data):
     )
     expected = frame.iloc[subset][key].duplicated(keep="last").to_numpy()
     assert _repeated_among(frame, key, subset) == expected.tolist()
+
+
+def test_timestamps_added_a_slice_at_a_time_find_the_same_duplicates(monkeypatch):
+    # A timestamp key column is added to the packed keys a slice at a time (a million rows each): slices of
+    # three rows here, across which the duplicates must still be found as pandas finds them.
+    monkeypatch.setattr(ingest, "_SLICE", 3)
+    rows = [(i % 3, (i * 7) % 4, i % 2, 1.0) for i in range(20)]
+    frame = _frame(rows)
+    for key in (["at"], ["kind", "at"], ["at", "who"], ["kind", "at", "id"]):
+        expected = frame[key].duplicated(keep="last").tolist()
+        assert _repeated_later(frame, key, NONE).tolist() == expected
+        assert (
+            _repeated_among(frame, key, np.arange(1, 20, 2))
+            == frame.iloc[1::2][key].duplicated(keep="last").tolist()
+        )
 
 
 def test_a_key_too_wide_to_pack_at_once_is_numbered_on_the_way():

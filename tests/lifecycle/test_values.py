@@ -255,3 +255,24 @@ def test_ids_that_are_numbers_become_the_same_categorical_by_their_values(cells)
     assert (numbers is not None) == plain
     if plain:
         assert numbers.tolist() == [int(c) for c in cells]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["7", "12", "0", "70019", "007", None, "x"]), max_size=6), max_size=4),
+)
+def test_numbers_of_chunked_text_are_read_piece_by_piece_as_a_whole(chunks):
+    # A chunked column, in pieces of two cells: numbers only when every present cell of every piece is a plain
+    # number, -1 for a missing cell, in row order; None when no cell is present at all.
+    arrow = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks], pa.large_string())
+    cells = [c for chunk in chunks for c in chunk]
+    values._PIECE_ROWS = 2
+    try:
+        numbers = values.plain_integers(arrow)
+    finally:
+        values._PIECE_ROWS = 1 << 20
+    present = [c for c in cells if c is not None]
+    plain = bool(present) and all(c.isdigit() and (c == "0" or not c.startswith("0")) for c in present)
+    assert (numbers is not None) == plain
+    if plain:
+        assert numbers.tolist() == [-1 if c is None else int(c) for c in cells]
