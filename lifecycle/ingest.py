@@ -645,19 +645,34 @@ def combine_tables(
             item.report.warnings.append(
                 f"{item.report.replaced} row(s) replace rows with the same {'/'.join(key)} loaded before"
             )
-        tables[item.table] = coerce_frame(
-            item.table, merged.reset_index(drop=True), categorical=_compact_columns(item.table, merged)
-        )
+        tables[item.table] = _table_of(item.table, merged)
     return tables
 
 
-def merge_into_workspace(folder: str | os.PathLike[str], results: list[Ingested]) -> None:
+def _table_of(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as `combine_tables` stores table `table`."""
+    return coerce_frame(table, frame.reset_index(drop=True), categorical=_compact_columns(table, frame))
+
+
+def merge_into_workspace(
+    folder: str | os.PathLike[str], results: list[Ingested], *, written: Mapping[int, str] | None = None
+) -> None:
     """Merge ingested tables into the workspace folder by key (see `combine_tables`), all tables and the
-    manifest committed at once: a failure half-way leaves the previous workspace readable and unchanged."""
-    existing = workspace.load_tables(folder) if Path(folder).is_dir() else {}
+    manifest committed at once: a failure half-way leaves the previous workspace readable and unchanged.
+    `written` names the file already written for a result (by its position in `results`) with
+    `workspace.write_table_file(folder, item.table, _table_of(item.table, item.frame))`: it is used when that
+    result alone makes its table (no other result and no table in the workspace to merge with)."""
+    changed_names = sorted({item.table for item in results})
+    existing = workspace.load_tables(folder, only=changed_names) if Path(folder).is_dir() else {}
     tables = combine_tables(results, existing)
-    changed = {name: tables[name] for name in sorted({item.table for item in results})}
-    workspace.commit(folder, changed, [item.report.to_dict() for item in results])
+    changed = {name: tables[name] for name in changed_names}
+    makers = {name: [i for i, item in enumerate(results) if item.table == name] for name in changed_names}
+    ready = {
+        name: (written or {})[made[0]]
+        for name, made in makers.items()
+        if len(made) == 1 and name not in existing and made[0] in (written or {})
+    }
+    workspace.commit(folder, changed, [item.report.to_dict() for item in results], written=ready)
 
 
 def _size(path: str | os.PathLike[str]) -> int:
@@ -678,26 +693,42 @@ def ingest_files(
     (both in the order of `paths`).
 
     Two files are read at a time, the largest first: after Arrow's parse (on every core) most of a file's
-    ingest runs on one core, and the next files are read on the other meanwhile."""
+    ingest runs on one core, and the next files are read on the other meanwhile. A table the workspace does not
+    hold yet is written as soon as its file is read, while the other files are: kept when no other file brings
+    the same table (else merged with it and written again at the end; the early file is then removed)."""
+    held = set(workspace.table_files(out)) if Path(out).is_dir() else set()
 
-    def read(path: str | os.PathLike[str]) -> list[Ingested] | str:
+    def read(path: str | os.PathLike[str]) -> list[tuple[Ingested, str | None]] | str:
         try:
-            return read_export_file(path, table=table, mapping=mapping)
+            items = read_export_file(path, table=table, mapping=mapping)
         except IngestError as exc:
             return str(exc)
+        return [
+            (
+                item,
+                None
+                if item.table in held
+                else workspace.write_table_file(out, item.table, _table_of(item.table, item.frame)),
+            )
+            for item in items
+        ]
 
     largest_first = sorted(range(len(paths)), key=lambda i: _size(paths[i]), reverse=True)
     with ThreadPoolExecutor(2) as pool:
         done = dict(zip(largest_first, pool.map(read, [paths[i] for i in largest_first]), strict=True))
     results: list[Ingested] = []
+    written: dict[int, str] = {}
     errors: list[str] = []
     for i in range(len(paths)):
         outcome = done[i]
         if isinstance(outcome, str):
             errors.append(outcome)
-        else:
-            results.extend(outcome)
+            continue
+        for item, file in outcome:
+            if file is not None:
+                written[len(results)] = file
+            results.append(item)
     if results:
-        merge_into_workspace(out, results)
+        merge_into_workspace(out, results, written=written)
     pa.default_memory_pool().release_unused()  # what writing the tables used, given back before the facts
     return results, errors

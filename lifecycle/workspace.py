@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,14 +55,20 @@ COMPACT_TABLES = ("email_events", "score_changes")
 dozen emails, programs, reasons). `load_tables(compact=True)` reads their text columns as categoricals."""
 
 
-def load_tables(folder: str | os.PathLike[str], *, compact: bool = False) -> dict[str, pd.DataFrame]:
-    """Read every canonical table present in `folder` (missing tables are simply absent). With `compact`, the
-    text columns of `COMPACT_TABLES` are categoricals (about a tenth of the memory of strings) instead of str;
-    their values are the same."""
+def load_tables(
+    folder: str | os.PathLike[str], *, compact: bool = False, only: Collection[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read every canonical table present in `folder` (missing tables are simply absent), or those of them
+    named in `only`. With `compact`, the text columns of `COMPACT_TABLES` are categoricals (about a tenth of
+    the memory of strings) instead of str; their values are the same."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"workspace folder {str(folder)!r} does not exist")
-    return {name: _read_table(name, path, compact) for name, path in table_files(folder).items()}
+    return {
+        name: _read_table(name, path, compact)
+        for name, path in table_files(folder).items()
+        if only is None or name in only
+    }
 
 
 def _read_table(name: str, path: Path, compact: bool) -> pd.DataFrame:
@@ -119,30 +125,41 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
         raise
 
 
-def commit(folder: str | os.PathLike[str], tables: Tables, file_reports: list[dict] | None = None) -> None:
-    """Replace the given tables (others stay) and append `file_reports` to the manifest, all or nothing."""
+def write_table_file(folder: str | os.PathLike[str], name: str, frame: pd.DataFrame) -> str:
+    """Write `frame` as a new version of table `name` in `folder` and return its file name. The manifest does
+    not list it until `commit` is given it (`written`); an unlisted version is removed by the next commit."""
+    compact = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    clean = coerce_frame(name, frame, categorical=compact).reset_index(drop=True)
+    table = pa.Table.from_pandas(clean, preserve_index=False)
+    options = {"use_dictionary": _dictionary_columns(clean), "write_statistics": _statistics_columns(clean)}
+    filename = f"{name}-{uuid.uuid4().hex[:12]}.parquet"
+    _atomic_write(Path(folder) / filename, lambda tmp: pq.write_table(table, tmp, **options))
+    return filename
+
+
+def commit(
+    folder: str | os.PathLike[str],
+    tables: Tables,
+    file_reports: list[dict] | None = None,
+    *,
+    written: Mapping[str, str] | None = None,
+) -> None:
+    """Replace the given tables (others stay) and append `file_reports` to the manifest, all or nothing. A
+    table named in `written` is already in the folder under that file name (`write_table_file`)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     listed = dict(manifest.get("tables", {}))
-    written = {name: f"{name}-{uuid.uuid4().hex[:12]}.parquet" for name in tables}
-
-    def write(name: str) -> None:
-        frame = tables[name]
-        compact = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-        clean = coerce_frame(name, frame, categorical=compact).reset_index(drop=True)
-        table = pa.Table.from_pandas(clean, preserve_index=False)
-        options = {
-            "use_dictionary": _dictionary_columns(clean),
-            "write_statistics": _statistics_columns(clean),
-        }
-        _atomic_write(folder / written[name], lambda tmp: pq.write_table(table, tmp, **options))
-
+    ready = {name: file for name, file in (written or {}).items() if name in tables}
     # Largest first, two at a time: Parquet encoding runs outside the GIL, and a large event table is written
     # while the others are.
-    by_size = sorted(tables, key=lambda name: -len(tables[name]) * len(tables[name].columns))
+    to_write = sorted(
+        (name for name in tables if name not in ready),
+        key=lambda name: -len(tables[name]) * len(tables[name].columns),
+    )
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(write, by_size))
-    listed.update(written)
+        files = pool.map(lambda name: write_table_file(folder, name, tables[name]), to_write)
+        ready.update(zip(to_write, files, strict=True))
+    listed.update(ready)
     for name in TABLES:  # plain <table>.parquet files stay in use until a versioned file replaces them
         if name not in listed and table_path(folder, name).exists():
             listed[name] = table_path(folder, name).name

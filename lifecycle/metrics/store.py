@@ -101,7 +101,7 @@ def save_facts(folder: str | os.PathLike[str], facts: Facts) -> None:
         frames["score_leads"] = pd.DataFrame(
             {"lead_id": facts.scores.lead_index, "start": facts.scores.starts[:-1]}
         )
-    # The frames are written on a second thread (Arrow and Parquet encode outside the GIL) while this one
+    # The frames are written on a second thread (Arrow encodes and compresses outside the GIL) while this one
     # computes the metric values; each frame is only read.
     with ThreadPoolExecutor(1) as pool:
         written = {name: pool.submit(_write_frame, folder, name, frame) for name, frame in frames.items()}

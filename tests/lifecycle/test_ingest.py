@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lifecycle import workspace
 from lifecycle.ingest import IngestError, ingest_files, read_export
 from lifecycle.mapping import ColumnMapping
 from lifecycle.workspace import load_tables, read_manifest
@@ -64,7 +65,8 @@ def test_loaded_rows_are_canonical_and_the_last_duplicate_wins():
         }
     )
     pd.testing.assert_frame_equal(
-        got.frame[expected.columns.tolist()], expected.astype({c: "str" for c in ("lead_id", "email", "channel", "status")})
+        got.frame[expected.columns.tolist()],
+        expected.astype({c: "str" for c in ("lead_id", "email", "channel", "status")}),
     )
     assert got.report.duplicates == 1
     assert got.report.unmapped_headers == ["First Name"]
@@ -137,8 +139,12 @@ def test_maven_crm_pipeline_ingests_without_a_mapping_and_every_row_is_accounted
     report = got.report
     assert report.table == "deals"
     assert report.columns == {
-        "deal_id": "opportunity_id", "created_at": "engage_date", "closed_at": "close_date",
-        "status": "deal_stage", "amount": "close_value", "account": "account",
+        "deal_id": "opportunity_id",
+        "created_at": "engage_date",
+        "closed_at": "close_date",
+        "status": "deal_stage",
+        "amount": "close_value",
+        "account": "account",
     }
     # 8,800 opportunities; the 500 Prospecting ones have no engage_date (required created_at).
     assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (8800, 8300, 500)
@@ -154,15 +160,24 @@ def test_maven_crm_with_the_spec_mapping_file_format(tmp_path):
         json.dumps(
             {
                 "table": "deals",
-                "columns": {"deal_id": "opportunity_id", "created_at": "engage_date", "closed_at": "close_date",
-                            "status": "deal_stage", "amount": "close_value"},
+                "columns": {
+                    "deal_id": "opportunity_id",
+                    "created_at": "engage_date",
+                    "closed_at": "close_date",
+                    "status": "deal_stage",
+                    "amount": "close_value",
+                },
                 "values": {"status": {"Engaging": "open", "Prospecting": "open"}},
                 "defaults": {"type": "new"},
                 "dates": "monthfirst",
             }
         )
     )
-    got = one((MAVEN / "sales_pipeline.csv").read_bytes(), "sales_pipeline.csv", mapping=ColumnMapping.load(mapping_file))
+    got = one(
+        (MAVEN / "sales_pipeline.csv").read_bytes(),
+        "sales_pipeline.csv",
+        mapping=ColumnMapping.load(mapping_file),
+    )
     assert got.report.rows_loaded == 8300
     assert set(got.frame["type"]) == {"new"}
     assert got.frame.loc[got.frame["deal_id"] == "1C1I7A6R", "closed_at"].item() == pd.Timestamp("2017-03-01")
@@ -181,6 +196,44 @@ def test_a_second_file_of_the_same_table_merges_by_key(tmp_path):
     leads = load_tables(ws)["leads"].set_index("lead_id")
     assert leads["email"].to_dict() == {"1": "a@x.com", "2": "b@new.com", "3": "c@x.com"}
     assert [f["file"] for f in read_manifest(ws)["files"]] == ["jan.csv", "feb.csv"]
+
+
+def test_tables_are_written_as_their_files_are_read_and_merged_when_two_files_bring_one(
+    tmp_path, monkeypatch
+):
+    # Each file's table is written as soon as it is read; deals (one file) keep that early file, leads (two
+    # files in the same call) are merged by key and written again, and the early leads files are removed.
+    (tmp_path / "jan.csv").write_bytes(
+        b"Record ID,Create Date,Email\n1,2024-01-01,a@x.com\n2,2024-01-02,b@x.com\n"
+    )
+    (tmp_path / "feb.csv").write_bytes(
+        b"Record ID,Create Date,Email\n2,2024-01-02,b@new.com\n3,2024-02-01,c@x.com\n"
+    )
+    (tmp_path / "deals.csv").write_bytes(
+        b"Deal ID,Create Date,Deal Stage,Amount\nD1,2024-01-05,closedwon,100\n"
+    )
+    written: list[str] = []
+    real = workspace.write_table_file
+
+    def counted(folder, name, frame):
+        written.append(name)
+        return real(folder, name, frame)
+
+    monkeypatch.setattr(workspace, "write_table_file", counted)
+    ws = tmp_path / "ws"
+    results, errors = ingest_files([tmp_path / "jan.csv", tmp_path / "deals.csv", tmp_path / "feb.csv"], ws)
+    assert errors == [] and [r.table for r in results] == ["leads", "deals", "leads"]
+    assert sorted(written) == ["deals", "leads", "leads", "leads"]
+    assert results[2].report.replaced == 1
+    tables = load_tables(ws)
+    assert tables["leads"].set_index("lead_id")["email"].to_dict() == {
+        "1": "a@x.com",
+        "2": "b@new.com",
+        "3": "c@x.com",
+    }
+    assert tables["deals"]["deal_id"].tolist() == ["D1"]
+    assert sorted(path.name.split("-")[0] for path in ws.glob("*.parquet")) == ["deals", "leads"]
+    assert set(read_manifest(ws)["tables"]) == {"leads", "deals"}
 
 
 def test_an_unrecognizable_file_says_what_it_saw_and_writes_nothing(tmp_path):
@@ -204,13 +257,16 @@ VALID_DEALS = [
 ]
 
 garbage_line = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x85\u2028\u2029"), max_size=40
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x85\u2028\u2029"),
+    max_size=40,
 )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    insertions=st.lists(st.tuples(st.integers(min_value=1, max_value=len(VALID_DEALS)), garbage_line), max_size=5)
+    insertions=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=len(VALID_DEALS)), garbage_line), max_size=5
+    )
 )
 def test_garbage_lines_never_lose_rows_silently(insertions):
     lines = list(VALID_DEALS)
