@@ -81,9 +81,11 @@ def _normalized_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _code_of(uniques: np.ndarray, wanted: tuple[str, ...]) -> np.ndarray:
-    """For each distinct value, its position in ``wanted`` (-1 when not wanted); plus -1 for missing."""
+    """For each distinct value, its position in ``wanted`` (-1 when not wanted); plus -1 for missing. The
+    smallest integers that hold them: the table is spread to every event (tens of millions)."""
     lookup = {w: i for i, w in enumerate(wanted)}
-    return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    dtype = np.int8 if len(wanted) < 127 else np.int64
+    return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=dtype)
 
 
 def _first_code_per_group(
@@ -218,11 +220,17 @@ def email_send_facts(
         events, at, rcodes = events[usable], at[usable], rcodes[usable]
     ecodes, emails = _codes(_email_identity(events))
     width = max(len(recipients), 1)
-    pcodes, pairs = first_appearance_codes(ecodes.astype(np.int64) * width + rcodes, len(emails) * width)
-    del ecodes, rcodes  # event-level arrays are let go as soon as they are used (tens of millions of rows)
+    # (email, recipient) as one number, computed in place: one event-long array
+    keys = ecodes.astype(np.int64)
+    del ecodes  # event-level arrays are let go as soon as they are used (tens of millions of rows)
+    keys *= width
+    keys += rcodes
+    del rcodes
+    pcodes, pairs = first_appearance_codes(keys, len(emails) * width)
+    del keys
     n = len(pairs)
     event_codes, event_names = _normalized_codes(events["event"])
-    event_kind = _code_of(event_names, EVENT_NAMES).astype(np.int8)[event_codes]
+    event_kind = _code_of(event_names, EVENT_NAMES)[event_codes]
     del event_codes
     flags = {}
     for kind, name in enumerate(FLAG_NAMES):
