@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import frame_of
@@ -23,15 +25,22 @@ DATETIME = "datetime64[us]"
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Codes (-1 = missing) into the distinct values as text, sorted; str or categorical input alike (the
-    categories of a categorical are sorted as text, not in their own order)."""
-    codes, uniques = pd.factorize(values)
+    categories of a categorical are sorted as text, not in their own order, and kept when no row uses them).
+    The values are sorted by Arrow (UTF-8 bytes sort as code points do), and the codes are int32 when the
+    values allow: one gather of a table, no event-long scratch arrays."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values)
     text = pd.Index(np.asarray(uniques, dtype=object), dtype="str")
-    order = np.argsort(text.to_numpy(dtype=object), kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    if not len(rank):  # no value at all
-        return np.full(len(codes), -1, dtype=np.int64), text
-    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), text[order]
+    if not len(text):  # no value at all
+        return np.full(len(codes), -1, dtype=np.int32), text
+    order = pc.array_sort_indices(pa.array(text.array)).to_numpy()
+    dtype = np.int32 if len(order) < 2**31 else np.int64
+    rank = np.empty(len(order) + 1, dtype=dtype)
+    rank[order] = np.arange(len(order), dtype=dtype)
+    rank[-1] = -1  # a missing value's code (-1) reads the last place
+    return rank[codes], text[order]
 
 
 def _lead_time_order(codes: np.ndarray, at: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -59,12 +68,30 @@ def _block_cumsum(step: np.ndarray, starts: np.ndarray) -> np.ndarray:
     is a difference of two sums; other values are summed block by block."""
     if not len(step):
         return step.astype("float64")
+    if starts.all():  # every row sets the score (exports with a total on each row): nothing to add up
+        return step.astype("float64", copy=True)
     total = np.cumsum(step)
-    if np.array_equal(step, np.round(step)) and np.abs(step).sum() < 2**53:
+    if _whole_and_small(step):
         block_start = np.flatnonzero(starts)
-        before = np.r_[0.0, total][block_start]  # the sum before each block
-        return total - np.repeat(before, np.diff(np.r_[block_start, len(step)]))
+        before = total[np.maximum(block_start - 1, 0)]  # the sum before each block (the first: none)
+        before[0] = 0.0
+        block = np.cumsum(starts, dtype=np.int32 if len(before) < 2**31 else np.int64)
+        block -= 1  # each row's block
+        total -= before[block]
+        return total
     return pd.Series(step).groupby(np.cumsum(starts)).cumsum().to_numpy()
+
+
+def _whole_and_small(step: np.ndarray) -> bool:
+    """Whether every value is a whole number and their absolute values add up to less than 2**53 (then every
+    running sum is exact); a million values at a time, without a rounded copy of them all."""
+    size, magnitude = 1 << 20, 0.0
+    for at in range(0, len(step), size):
+        part = step[at : at + size]
+        if not np.array_equal(part, np.round(part)):
+            return False
+        magnitude += float(np.abs(part).sum())
+    return magnitude < 2**53
 
 
 @dataclass(frozen=True)
@@ -103,10 +130,12 @@ class ScoreHistory:
         # A total starts a new block per lead; inside a block the running score is total + later deltas.
         new_lead = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
         starts_block = new_lead | has_total
-        step = np.where(has_total, total, np.nan_to_num(delta))
+        step = total if has_total.all() else np.where(has_total, total, np.nan_to_num(delta))
         running = _block_cumsum(step, starts_block)
-        previous = np.r_[0.0, running[:-1]] if len(running) else running
-        previous = np.where(new_lead, 0.0, previous)
+        # Each row's change: its running score less the one before, the whole score at a lead's first row.
+        change = np.empty_like(running)
+        np.subtract(running[1:], running[:-1], out=change[1:])
+        change[new_lead] = running[new_lead]
         if "reason" in raw.columns:
             reason_codes, reasons = pd.factorize(raw["reason"])
             reason = pd.Categorical.from_codes(reason_codes[rows], categories=pd.Index(reasons, dtype="str"))
@@ -115,7 +144,7 @@ class ScoreHistory:
         columns = {
             "lead_id": pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str")),
             "at": at,
-            "delta": running - previous,
+            "delta": change,
             "score": running,
             "reason": reason,
         }
@@ -124,12 +153,11 @@ class ScoreHistory:
             pd.RangeIndex(len(rows)),
         )
         present = codes[new_lead]  # the sorted codes, each once
-        starts = np.searchsorted(codes, np.arange(len(uniques)))
+        starts = np.flatnonzero(new_lead)  # where each of them starts
         lead_index = pd.Index(uniques, dtype="str")
-        # Every factorized lead has at least one kept row or is dropped from the index below.
+        # A lead (or category) without a kept row is dropped from the index.
         if len(present) != len(uniques):
             lead_index = lead_index[present]
-            starts = starts[present]
         return cls(changes, lead_index, np.r_[starts, len(rows)].astype(np.int64))
 
     def at(self, when: pd.Timestamp | pd.Series, lead_ids: pd.Index | pd.Series | None = None) -> pd.Series:

@@ -328,6 +328,15 @@ def test_score_history_orders_and_runs_the_scores_like_the_rule_one_row_at_a_tim
     leads = sorted({w[0] for w in want})
     assert history.lead_index.tolist() == leads
     assert history.starts.tolist() == [[w[0] for w in want].index(lead) for lead in leads] + [len(want)]
+    # Ids read back as a categorical (as the event tables are), its categories in their own order and one of
+    # them ("zz") used by no row: the same history.
+    ids = changes["lead_id"].astype(pd.CategoricalDtype(pd.Index(["c", "zz", "b", "a"], dtype="str")))
+    compact = ScoreHistory.from_tables({"score_changes": changes.assign(lead_id=ids)})
+    pd.testing.assert_frame_equal(
+        compact.changes.assign(lead_id=compact.changes["lead_id"].astype("str")),
+        got.assign(lead_id=got["lead_id"].astype("str")),
+    )
+    assert compact.lead_index.tolist() == leads and compact.starts.tolist() == history.starts.tolist()
 
 
 def test_month_end_score_is_the_score_at_the_end_of_the_creation_month():
