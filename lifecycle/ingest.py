@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -695,24 +696,47 @@ def ingest_files(
     Two files are read at a time, the largest first: after Arrow's parse (on every core) most of a file's
     ingest runs on one core, and the next files are read on the other meanwhile. A table the workspace does not
     hold yet is written as soon as its file is read, while the other files are: kept when no other file brings
-    the same table (else merged with it and written again at the end; the early file is then removed)."""
-    held = set(workspace.table_files(out)) if Path(out).is_dir() else set()
+    the same table (else merged with it and written again at the end; the early file is then removed). An
+    ingest that fails removes the early files and a folder it created: the workspace is as it was."""
+    folder = Path(out)
+    created = not folder.exists()
+    held = set(workspace.table_files(folder)) if folder.is_dir() else set()
+    early: list[str] = []  # the files written as their tables were read
 
     def read(path: str | os.PathLike[str]) -> list[tuple[Ingested, str | None]] | str:
         try:
             items = read_export_file(path, table=table, mapping=mapping)
         except IngestError as exc:
             return str(exc)
-        return [
-            (
-                item,
-                None
-                if item.table in held
-                else workspace.write_table_file(out, item.table, _table_of(item.table, item.frame)),
-            )
-            for item in items
-        ]
+        out_items: list[tuple[Ingested, str | None]] = []
+        for item in items:
+            file = None
+            if item.table not in held:
+                file = workspace.write_table_file(folder, item.table, _table_of(item.table, item.frame))
+                early.append(file)
+            out_items.append((item, file))
+        return out_items
 
+    try:
+        return _read_and_merge(paths, folder, read)
+    except BaseException:
+        # Nothing of a failed ingest stays: the early files the manifest does not list, and a folder it created.
+        listed = set(workspace.read_manifest(folder).get("tables", {}).values()) if folder.is_dir() else set()
+        for file in early:
+            if file not in listed:
+                (folder / file).unlink(missing_ok=True)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        raise
+
+
+def _read_and_merge(
+    paths: list[str | os.PathLike[str]],
+    folder: Path,
+    read: Callable[[str | os.PathLike[str]], list[tuple[Ingested, str | None]] | str],
+) -> tuple[list[Ingested], list[str]]:
+    """`ingest_files` once its reader is set: two files at a time, largest first, then the merge."""
     largest_first = sorted(range(len(paths)), key=lambda i: _size(paths[i]), reverse=True)
     with ThreadPoolExecutor(2) as pool:
         done = dict(zip(largest_first, pool.map(read, [paths[i] for i in largest_first]), strict=True))
@@ -729,6 +753,6 @@ def ingest_files(
                 written[len(results)] = file
             results.append(item)
     if results:
-        merge_into_workspace(out, results, written=written)
+        merge_into_workspace(folder, results, written=written)
     pa.default_memory_pool().release_unused()  # what writing the tables used, given back before the facts
     return results, errors

@@ -69,7 +69,7 @@ def _block_cumsum(step: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if not len(step):
         return step.astype("float64")
     if starts.all():  # every row sets the score (exports with a total on each row): nothing to add up
-        return step.astype("float64", copy=True)
+        return np.add(step, 0.0, dtype="float64")  # a fresh array (and -0 read as 0, as a sum would)
     total = np.cumsum(step)
     if _whole_and_small(step):
         block_start = np.flatnonzero(starts)

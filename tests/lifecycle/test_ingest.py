@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import codecs
 import json
+import time
 
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lifecycle import workspace
+from lifecycle import ingest, workspace
 from lifecycle.ingest import IngestError, ingest_files, read_export
 from lifecycle.mapping import ColumnMapping
 from lifecycle.workspace import load_tables, read_manifest
@@ -234,6 +235,35 @@ def test_tables_are_written_as_their_files_are_read_and_merged_when_two_files_br
     assert tables["deals"]["deal_id"].tolist() == ["D1"]
     assert sorted(path.name.split("-")[0] for path in ws.glob("*.parquet")) == ["deals", "leads"]
     assert set(read_manifest(ws)["tables"]) == {"leads", "deals"}
+
+
+def test_an_ingest_that_fails_after_a_table_was_written_early_leaves_nothing(tmp_path, monkeypatch):
+    # deals are written as soon as their file is read; the leads file then fails with an unexpected error: the
+    # early file and the folder the ingest created are removed, so nothing of the failed ingest stays.
+    (tmp_path / "deals.csv").write_bytes(
+        b"Deal ID,Create Date,Deal Stage,Amount\nD1,2024-01-05,closedwon,100\n"
+    )
+    (tmp_path / "leads.csv").write_bytes(b"Record ID,Create Date\n1,2024-01-01\n")
+    written: list[str] = []
+    real_write, real_read = workspace.write_table_file, ingest.read_export_file
+
+    def write(folder, name, frame):
+        written.append(name)
+        return real_write(folder, name, frame)
+
+    def read(path, **kwargs):
+        if str(path).endswith("leads.csv"):
+            while not written:  # the deals file is read (and written) on the other thread first
+                time.sleep(0.01)
+            raise RuntimeError("out of memory")
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(workspace, "write_table_file", write)
+    monkeypatch.setattr(ingest, "read_export_file", read)
+    ws = tmp_path / "ws"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ingest_files([tmp_path / "leads.csv", tmp_path / "deals.csv"], ws)
+    assert written == ["deals"] and not ws.exists()
 
 
 def test_an_unrecognizable_file_says_what_it_saw_and_writes_nothing(tmp_path):
