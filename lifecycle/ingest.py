@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lifecycle import values as values_module
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
@@ -272,8 +273,7 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         ticks = stamps.view(np.int64) if every else stamps.view(np.int64)[present]
         if not len(ticks):
             return np.zeros(len(values), dtype=np.int64), 1
-        step = next((u for u in (1_000_000, 1_000) if _all_multiples(ticks, u)), 1)
-        lo, hi = int(ticks.min()) // step, int(ticks.max()) // step
+        step, lo, hi = _tick_scale(ticks)
         scaled = np.floor_divide(ticks, step) if step > 1 else ticks.copy()
         scaled -= lo - 1
         if every:
@@ -292,11 +292,18 @@ def _key_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
+def _tick_scale(ticks: np.ndarray) -> tuple[int, int, int]:
+    """The unit `_key_codes` codes timestamps in (whole seconds or milliseconds when every tick is one, else
+    microseconds) and the smallest and largest tick in it."""
+    step = next((u for u in (1_000_000, 1_000) if _all_multiples(ticks, u)), 1)
+    return step, int(ticks.min()) // step, int(ticks.max()) // step
+
+
 def _all_multiples(ticks: np.ndarray, unit: int) -> bool:
     """Whether every tick is a multiple of `unit`, a slice at a time (no remainder array of the whole column;
     the first slice with a remainder ends the search)."""
-    step = 1 << 20
-    return not any((ticks[at : at + step] % unit).any() for at in range(0, len(ticks), step))
+    rows = values_module.SLICE_ROWS
+    return not any((ticks[at : at + rows] % unit).any() for at in range(0, len(ticks), rows))
 
 
 def _decimal_codes(cells: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int] | None:
@@ -353,10 +360,6 @@ def _excluded_numbers(rows: int, excluded: np.ndarray) -> tuple[np.ndarray, int]
     return packed, len(excluded) + 1
 
 
-_SLICE = 1 << 20
-"""Rows a packed key column is computed for at a time (its scratch memory is reused, not freshly mapped)."""
-
-
 def _pack(packed: np.ndarray, span: int, values: pd.Series) -> int:
     """`packed` × the span of `values`' codes + their codes (`_key_codes`), in place; returns the new span.
     Categoricals and timestamps are added a slice at a time, with no array of codes for the whole column.
@@ -372,14 +375,14 @@ def _pack(packed: np.ndarray, span: int, values: pd.Series) -> int:
     if values.dtype.kind == "M":
         ticks = values.to_numpy().view(np.int64)
         if len(ticks) and not (ticks == np.iinfo(np.int64).min).any():  # (a missing time: `_key_codes`)
-            step = next((u for u in (1_000_000, 1_000) if _all_multiples(ticks, u)), 1)
-            lo, hi = int(ticks.min()) // step, int(ticks.max()) // step
+            step, lo, hi = _tick_scale(ticks)
             size = hi - lo + 2
             if span * size < 2**63:
                 packed *= size
-                for at in range(0, len(ticks), _SLICE):
-                    part = ticks[at : at + _SLICE]
-                    packed[at : at + _SLICE] += (part // step if step > 1 else part) - (lo - 1)
+                rows = values_module.SLICE_ROWS
+                for at in range(0, len(ticks), rows):
+                    part = ticks[at : at + rows]
+                    packed[at : at + rows] += (part // step if step > 1 else part) - (lo - 1)
                 return span * size
     codes, size = _key_codes(values)
     if span * size >= 2**63:
@@ -668,10 +671,11 @@ def merge_into_workspace(
     tables = combine_tables(results, existing)
     changed = {name: tables[name] for name in changed_names}
     makers = {name: [i for i, item in enumerate(results) if item.table == name] for name in changed_names}
+    written = written or {}
     ready = {
-        name: (written or {})[made[0]]
+        name: written[made[0]]
         for name, made in makers.items()
-        if len(made) == 1 and name not in existing and made[0] in (written or {})
+        if len(made) == 1 and name not in existing and made[0] in written
     }
     workspace.commit(folder, changed, [item.report.to_dict() for item in results], written=ready)
 

@@ -201,13 +201,14 @@ def plain_integers(cells: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     return out
 
 
-_PIECE_ROWS = 1 << 20
-"""Rows of text `plain_integers` checks and casts at a time."""
+SLICE_ROWS = 1 << 20
+"""Rows an event-long computation takes at a time where a whole-column scratch array would be freshly mapped
+(`plain_integers`, the packed duplicate keys, the score history's checks): its slices' scratch is reused."""
 
 
 def _slices(cells: pa.Array) -> list[pa.Array]:
-    """`cells` in zero-copy slices of at most `_PIECE_ROWS`."""
-    return [cells.slice(at, _PIECE_ROWS) for at in range(0, len(cells), _PIECE_ROWS)] or [cells]
+    """`cells` in zero-copy slices of at most `SLICE_ROWS`."""
+    return [cells.slice(at, SLICE_ROWS) for at in range(0, len(cells), SLICE_ROWS)] or [cells]
 
 
 def categorical_of(cells: pa.Array | pa.ChunkedArray) -> pd.Series:

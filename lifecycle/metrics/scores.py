@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import frame_of
+from lifecycle.values import SLICE_ROWS
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -85,9 +86,9 @@ def _block_cumsum(step: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def _whole_and_small(step: np.ndarray) -> bool:
     """Whether every value is a whole number and their absolute values add up to less than 2**53 (then every
     running sum is exact); a million values at a time, without a rounded copy of them all."""
-    size, magnitude = 1 << 20, 0.0
-    for at in range(0, len(step), size):
-        part = step[at : at + size]
+    rows, magnitude = SLICE_ROWS, 0.0
+    for at in range(0, len(step), rows):
+        part = step[at : at + rows]
         if not np.array_equal(part, np.round(part)):
             return False
         magnitude += float(np.abs(part).sum())

@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle import ingest, values
+from lifecycle import values
 from lifecycle.ingest import _key_codes, _repeated_later, ingest_raw
 from lifecycle.reader import read_raw
 
@@ -106,7 +106,7 @@ def test_same_duplicates_as_pandas(rows, key, data):
 def test_timestamps_added_a_slice_at_a_time_find_the_same_duplicates(monkeypatch):
     # A timestamp key column is added to the packed keys a slice at a time (a million rows each): slices of
     # three rows here, across which the duplicates must still be found as pandas finds them.
-    monkeypatch.setattr(ingest, "_SLICE", 3)
+    monkeypatch.setattr(values, "SLICE_ROWS", 3)
     rows = [(i % 3, (i * 7) % 4, i % 2, 1.0) for i in range(20)]
     frame = _frame(rows)
     for key in (["at"], ["kind", "at"], ["at", "who"], ["kind", "at", "id"]):

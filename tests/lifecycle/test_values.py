@@ -266,11 +266,11 @@ def test_numbers_of_chunked_text_are_read_piece_by_piece_as_a_whole(chunks):
     # number, -1 for a missing cell, in row order; None when no cell is present at all.
     arrow = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks], pa.large_string())
     cells = [c for chunk in chunks for c in chunk]
-    values._PIECE_ROWS = 2
+    values.SLICE_ROWS = 2
     try:
         numbers = values.plain_integers(arrow)
     finally:
-        values._PIECE_ROWS = 1 << 20
+        values.SLICE_ROWS = 1 << 20
     present = [c for c in cells if c is not None]
     plain = bool(present) and all(c.isdigit() and (c == "0" or not c.startswith("0")) for c in present)
     assert (numbers is not None) == plain
