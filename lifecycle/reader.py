@@ -20,6 +20,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -740,21 +741,77 @@ def _arrow_parse(
     threads: bool,
     dictionary: Collection[str] = (),
 ) -> pa.Table:
-    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`)."""
+    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`).
+
+    A quoted body may hold line breaks inside quoted values, so Arrow has to find its block boundaries with a
+    quote-aware pass over every byte, on one core, before the blocks are parsed on all. Most exports quote
+    every cell yet hold no such line break: on all cores, the body is first parsed with blocks cut at line
+    breaks (`_blocks_cut_at_line_breaks`), and that result is kept only when it is provably the quote-aware
+    one; otherwise the body is parsed again, quote-aware."""
     if not body.has(_NON_SPACE):
         return pa.table({p: pa.array([], pa.large_string()) for p in positions})
     quoted = body.has(re.compile(rb'"'))
+    if quoted and threads:
+        table = _blocks_cut_at_line_breaks(body, positions, delimiter, name, dictionary)
+        if table is not None:
+            return table
+    return _read_body(body, positions, delimiter, on_invalid, name, threads, quoted, dictionary)
+
+
+def _blocks_cut_at_line_breaks(
+    body: _Body, positions: list[str], delimiter: str, name: str, dictionary: Collection[str]
+) -> pa.Table | None:
+    """The body parsed on all cores in blocks cut at line breaks, or None when that parse may differ from the
+    quote-aware one, or has invalid rows (which the quote-aware parse then reports).
+
+    Arrow's parser is itself quote-aware: within a block, a line break inside a quoted value is part of the
+    value. Only a block cut inside a quoted value goes wrong, silently: that block's last line is dropped and
+    the next block starts mid-value. Every line break of the body is taken by the parser in one of four ways:
+    it ends a row, it is an empty line, it is inside a quoted value, or it is in a dropped line (inside a quoted
+    value too). So when a parse without invalid rows has as many rows as the body has lines (`_line_count`), no
+    line break was inside a quoted value and no line was dropped: every block began and ended where the
+    quote-aware parse ends a row, and the two parses are the same."""
+    invalid: list[pacsv.InvalidRow] = []
+    with ThreadPoolExecutor(1) as pool:  # the lines are counted while the body is parsed
+        lines = pool.submit(_line_count, body)
+        try:
+            table = _read_body(body, positions, delimiter, invalid.append, name, True, False, dictionary)
+        except ReadError:
+            return None  # the quote-aware parse says what is wrong
+        if invalid or table.num_rows != lines.result():
+            return None
+    return table
+
+
+def _read_body(
+    body: _Body,
+    positions: list[str],
+    delimiter: str,
+    on_invalid,
+    name: str,
+    threads: bool,
+    quoted: bool,
+    dictionary: Collection[str],
+) -> pa.Table:
+    """`read_csv` of the body; `quoted` parses it quote-aware (line breaks inside quoted values). Only the
+    invalid rows of the parse that succeeds are handed to `on_invalid`."""
     block = _BLOCK_BYTES
     while True:
+        invalid: list[pacsv.InvalidRow] = []
+
+        def hold(row: pacsv.InvalidRow, invalid: list[pacsv.InvalidRow] = invalid) -> str:
+            invalid.append(row)
+            return "skip"
+
         try:
             with body.open() as stream:
-                return pacsv.read_csv(
+                table = pacsv.read_csv(
                     stream,
                     read_options=pacsv.ReadOptions(
                         column_names=positions, block_size=block, use_threads=threads
                     ),
                     parse_options=pacsv.ParseOptions(
-                        delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=on_invalid
+                        delimiter=delimiter, newlines_in_values=quoted, invalid_row_handler=hold
                     ),
                     convert_options=pacsv.ConvertOptions(
                         # pandas' own str layout, or codes into it
@@ -764,6 +821,9 @@ def _arrow_parse(
                         quoted_strings_can_be_null=True,
                     ),
                 )
+            for row in invalid:
+                on_invalid(row)
+            return table
         except pa.ArrowInvalid as exc:
             msg = str(exc)
             if "straddling" in msg and block < body.size + 1:
@@ -772,6 +832,51 @@ def _arrow_parse(
             if "invalid UTF8" in msg:
                 raise _NotUtf8(name) from exc
             raise ReadError(f"{name}: the CSV parser stopped: {msg}") from exc
+
+
+_COUNT_BYTES = 1 << 24
+"""`_line_count` reads a body this much at a time."""
+
+
+def _line_count(body: _Body) -> int:
+    """The lines of `body` as Arrow's parser ends them: at \\n, \\r\\n or a lone \\r, whatever the quotes; a
+    last line without a line break counts, the line breaks that end the body after its last line do not
+    (-1 when they fill a whole piece of `_COUNT_BYTES`: too many to tell)."""
+    breaks = 0
+    previous = 0  # the last byte of the previous piece
+    ending = b""  # the line breaks at the end of the body so far
+    is_break = np.empty(_COUNT_BYTES, dtype=bool)
+    for data in _pieces(body):
+        mask = is_break[: len(data)]
+        breaks += int(np.count_nonzero(np.equal(data, 10, out=mask)))
+        returns = int(np.count_nonzero(np.equal(data, 13, out=mask)))
+        if returns:  # a \\r\\n is one line break
+            breaks += returns - int(np.count_nonzero(mask[:-1] & (data[1:] == 10)))
+        if previous == 13 and data[0] == 10:
+            breaks -= 1
+        previous = int(data[-1])
+        last = len(data) - 1
+        while last >= 0 and data[last] in (10, 13):  # usually one or two bytes
+            last -= 1
+            if len(data) - last > 1 << 16:
+                return -1
+        ending = (ending if last < 0 else b"") + data[last + 1 :].tobytes()
+    return breaks - (ending.count(b"\n") + ending.count(b"\r") - ending.count(b"\r\n")) + 1
+
+
+def _pieces(body: _Body):
+    """The bytes of `body`, `_COUNT_BYTES` at a time, as uint8 arrays (a file's in one reused buffer)."""
+    if body.buffer is not None:
+        data = np.frombuffer(body.buffer, dtype=np.uint8)
+        for at in range(0, len(data), _COUNT_BYTES):
+            yield data[at : at + _COUNT_BYTES]
+        return
+    assert body.path is not None
+    buffer = bytearray(_COUNT_BYTES)
+    with open(body.path, "rb", buffering=0) as fh:
+        fh.seek(body.start)
+        while size := fh.readinto(buffer):
+            yield np.frombuffer(buffer, dtype=np.uint8, count=size)
 
 
 def _strings_frame(pending: dict[str, pa.ChunkedArray]) -> pd.DataFrame:

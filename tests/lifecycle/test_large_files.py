@@ -5,12 +5,17 @@ exactly what the plain road gives: the same cells, rows, rejections, reasons and
 
 from __future__ import annotations
 
+import random
+import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifecycle import reader
 from lifecycle.ingest import read_export, read_export_file
@@ -197,3 +202,122 @@ def test_values_spanning_lines_across_the_parsers_blocks_are_read_whole(monkeypa
     pd.testing.assert_frame_equal(blocks.frame, whole.frame)
     pd.testing.assert_series_equal(blocks.rows, whole.rows)
     assert [b.text for b in blocks.bad_rows] == [b.text for b in whole.bad_rows] == ['"R-short",2024-01-02']
+
+
+# A quoted body is first parsed in blocks cut at line breaks (`reader._blocks_cut_at_line_breaks`); that parse is
+# kept only when it is provably the quote-aware one. The references below are Arrow's quote-aware parse on one
+# core (its threaded parse lists the invalid rows of tiny blocks more than once, so it is no reference).
+
+_CELLS = ["x", "y z", 'q""r', "", "c,d", "é", "long " * 5]
+_BREAKS = ["\n", "\r\n", "\r", "\n\n"]
+
+
+def _quote_aware(body: reader._Body) -> tuple[pa.Table, list[str]]:
+    invalid: list[str] = []
+    table = reader._read_body(
+        body, ["c0", "c1", "c2"], ",", lambda r: invalid.append(r.text), "t", False, True, ()
+    )
+    return table, invalid
+
+
+def _parsed(body: reader._Body) -> tuple[pa.Table, list[str]]:
+    invalid: list[str] = []
+    table = reader._arrow_parse(
+        body, ["c0", "c1", "c2"], ",", lambda r: invalid.append(r.text), "t", threads=True
+    )
+    return table, invalid
+
+
+def _csv_body(rng: random.Random) -> bytes:
+    """Three-column bodies, mostly quoted, some with line breaks inside quoted values, blank lines, short
+    rows, any line ending; or any mix of the characters that matter."""
+    if rng.random() < 0.2:
+        return "".join(
+            rng.choice(['"', ",", "\n", "\r", "\r\n", "a", " ", "é"]) for _ in range(rng.randint(1, 200))
+        ).encode()
+    eol = rng.choice(["\n", "\r\n", "\r"])
+    broken = rng.choice([0.0, 0.0, 0.01, 0.05, 0.3])
+    lines = []
+    for _ in range(rng.randint(1, 60)):
+        cells = []
+        for _ in range(3 if rng.random() < 0.98 else 2):
+            cell = rng.choice(_CELLS)
+            if rng.random() < broken:
+                cell += rng.choice(_BREAKS) + rng.choice(_CELLS)
+            cells.append(f'"{cell}"' if rng.random() < 0.9 or set(cell) & set('\n\r",') else cell)
+        lines.append(",".join(cells))
+        if rng.random() < 0.01:
+            lines.append("")
+    return (eol.join(lines) + rng.choice(["", eol, eol + eol])).encode()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), block=st.sampled_from([16, 24, 40, 64, 128, 1 << 20]))
+def test_a_quoted_body_parses_as_the_quote_aware_parse_does(seed, block):
+    data = _csv_body(random.Random(seed))
+    if not data.strip():
+        return
+    body = reader._Body.in_memory(pa.py_buffer(data))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "_BLOCK_BYTES", block)
+        try:
+            want, want_invalid = _quote_aware(body)
+        except reader.ReadError:
+            with pytest.raises(reader.ReadError):
+                _parsed(body)
+            return
+        got, got_invalid = _parsed(body)
+    # with invalid rows, the caller reads the body again on one core for their line numbers (`_read_text_body`)
+    assert bool(got_invalid) == bool(want_invalid)
+    if not want_invalid:
+        assert got.equals(want)
+
+
+def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(monkeypatch):
+    rows = [b'"%d","line %d","%d"' % (i, i, i) for i in range(400)]
+    rows[200] = b'"200","first half\nsecond half, with a comma","200"'
+    data = b"\n".join(rows) + b"\n"
+    body = reader._Body.in_memory(pa.py_buffer(data))
+    monkeypatch.setattr(reader, "_BLOCK_BYTES", 64)
+    kept = []
+    cut = reader._blocks_cut_at_line_breaks
+    monkeypatch.setattr(reader, "_blocks_cut_at_line_breaks", lambda *a: kept.append(cut(*a)) or kept[-1])
+    got, invalid = _parsed(body)
+    assert kept == [None]  # the blocks cut at line breaks were not kept
+    assert invalid == [] and got.num_rows == 400
+    assert got.column("c1")[200].as_py() == "first half\nsecond half, with a comma"
+    assert got.equals(_quote_aware(body)[0])
+    # without the value spanning lines, the blocks cut at line breaks are kept
+    clean = reader._Body.in_memory(pa.py_buffer(data.replace(b"half\nsecond", b"half second")))
+    assert _parsed(clean)[0].equals(_quote_aware(clean)[0]) and kept[-1] is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.text(st.sampled_from(["a", "\r", "\n", '"', "é"]), min_size=1, max_size=60).map(str.encode),
+    piece=st.sampled_from([1, 2, 3, 5, 8, 64]),
+    skip=st.integers(0, 3),
+)
+def test_lines_are_counted_as_the_parser_ends_them(data, piece, skip):
+    if not data.strip(b"\r\n"):
+        return
+    # \r\n, \n and a lone \r each end a line; the line breaks after the last line end none
+    want = len(re.findall(rb"\r\n|\n|\r", data.rstrip(b"\r\n"))) + 1
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        patch.setattr(reader, "_COUNT_BYTES", piece)
+        assert reader._line_count(reader._Body.in_memory(pa.py_buffer(data))) == want
+        path = Path(folder) / "body.csv"
+        path.write_bytes(b"x" * skip + data)
+        assert reader._line_count(reader._Body(path=path, start=skip, size=len(data))) == want
+
+
+def test_the_invalid_rows_of_a_parse_given_up_on_are_not_listed(monkeypatch):
+    # The first parse stops at a row longer than its blocks, after it met the short row; the parse in larger
+    # blocks that follows lists the short row once.
+    data = b'"a","b","c"\n"short"\n"' + b"long " * 40 + b'","b","c"\n'
+    monkeypatch.setattr(reader, "_BLOCK_BYTES", 32)
+    body = reader._Body.in_memory(pa.py_buffer(data))
+    for threads in (False, True):
+        invalid: list[pa.csv.InvalidRow] = []
+        table = reader._read_body(body, ["c0", "c1", "c2"], ",", invalid.append, "t", threads, True, ())
+        assert table.num_rows == 2 and [row.text for row in invalid] == ['"short"']
