@@ -158,24 +158,20 @@ FROM traffic AS t, spend AS s, lead_counts AS lc, deal_counts AS d, customer_cou
 """
 
 
-def parquet_files(workspace: str | os.PathLike[str]) -> dict[str, str]:
-    """The Parquet file of each table the reference reads; ValueError naming the missing ones."""
+def parquet_files(workspace: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The Parquet files of each table the reference reads (a large table's parts); ValueError naming the
+    missing ones."""
     from lifecycle import workspace as ws
 
     folder = Path(workspace)
-    if hasattr(ws, "table_files"):
-        found = {name: str(path) for name, path in ws.table_files(folder).items()}
-    else:
-        found = {
-            name: str(ws.table_path(folder, name)) for name in TABLES if ws.table_path(folder, name).exists()
-        }
+    found = {name: [str(path) for path in paths] for name, paths in ws.table_files(folder).items()}
     missing = [name for name in TABLES if name not in found]
     if missing:
         raise ValueError(f"the DuckDB reference needs the tables {', '.join(missing)} in {folder}")
     return {name: found[name] for name in TABLES}
 
 
-def month_metrics(files: Mapping[str, str], month: str) -> dict[str, float | None]:
+def month_metrics(files: Mapping[str, list[str]], month: str) -> dict[str, float | None]:
     """Every metric the reference knows for month "YYYY-MM", by catalog id (None where undefined).
 
     Opens a fresh in-memory DuckDB connection each call: the timing includes reading the Parquet files.

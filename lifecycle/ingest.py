@@ -659,11 +659,11 @@ def _table_of(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def merge_into_workspace(
-    folder: str | os.PathLike[str], results: list[Ingested], *, written: Mapping[int, str] | None = None
+    folder: str | os.PathLike[str], results: list[Ingested], *, written: Mapping[int, list[str]] | None = None
 ) -> None:
     """Merge ingested tables into the workspace folder by key (see `combine_tables`), all tables and the
     manifest committed at once: a failure half-way leaves the previous workspace readable and unchanged.
-    `written` names the file already written for a result (by its position in `results`) with
+    `written` names the files already written for a result (by its position in `results`) with
     `workspace.write_table_file(folder, item.table, _table_of(item.table, item.frame))`: it is used when that
     result alone makes its table (no other result and no table in the workspace to merge with)."""
     changed_names = sorted({item.table for item in results})
@@ -707,25 +707,26 @@ def ingest_files(
     held = set(workspace.table_files(folder)) if folder.is_dir() else set()
     early: list[str] = []  # the files written as their tables were read
 
-    def read(path: str | os.PathLike[str]) -> list[tuple[Ingested, str | None]] | str:
+    def read(path: str | os.PathLike[str]) -> list[tuple[Ingested, list[str] | None]] | str:
         try:
             items = read_export_file(path, table=table, mapping=mapping)
         except IngestError as exc:
             return str(exc)
-        out_items: list[tuple[Ingested, str | None]] = []
+        out_items: list[tuple[Ingested, list[str] | None]] = []
         for item in items:
-            file = None
+            files = None
             if item.table not in held:
-                file = workspace.write_table_file(folder, item.table, _table_of(item.table, item.frame))
-                early.append(file)
-            out_items.append((item, file))
+                files = workspace.write_table_file(folder, item.table, _table_of(item.table, item.frame))
+                early.extend(files)
+            out_items.append((item, files))
         return out_items
 
     try:
         return _read_and_merge(paths, folder, read)
     except BaseException:
         # Nothing of a failed ingest stays: the early files the manifest does not list, and a folder it created.
-        listed = set(workspace.read_manifest(folder).get("tables", {}).values()) if folder.is_dir() else set()
+        tables = workspace.read_manifest(folder).get("tables", {}) if folder.is_dir() else {}
+        listed = {file for entry in tables.values() for file in workspace.listed_files(entry)}
         for file in early:
             if file not in listed:
                 (folder / file).unlink(missing_ok=True)
@@ -738,23 +739,23 @@ def ingest_files(
 def _read_and_merge(
     paths: list[str | os.PathLike[str]],
     folder: Path,
-    read: Callable[[str | os.PathLike[str]], list[tuple[Ingested, str | None]] | str],
+    read: Callable[[str | os.PathLike[str]], list[tuple[Ingested, list[str] | None]] | str],
 ) -> tuple[list[Ingested], list[str]]:
     """`ingest_files` once its reader is set: two files at a time, largest first, then the merge."""
     largest_first = sorted(range(len(paths)), key=lambda i: _size(paths[i]), reverse=True)
     with ThreadPoolExecutor(2) as pool:
         done = dict(zip(largest_first, pool.map(read, [paths[i] for i in largest_first]), strict=True))
     results: list[Ingested] = []
-    written: dict[int, str] = {}
+    written: dict[int, list[str]] = {}
     errors: list[str] = []
     for i in range(len(paths)):
         outcome = done[i]
         if isinstance(outcome, str):
             errors.append(outcome)
             continue
-        for item, file in outcome:
-            if file is not None:
-                written[len(results)] = file
+        for item, files in outcome:
+            if files is not None:
+                written[len(results)] = files
             results.append(item)
     if results:
         merge_into_workspace(folder, results, written=written)

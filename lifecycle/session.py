@@ -142,7 +142,10 @@ def default_workspace() -> Workspace:
 
 def folder_status(folder: str | os.PathLike[str], months: list[str]) -> DataStatus:
     """Rows per table of a workspace folder (from the Parquet footers: no table is read) and its months."""
-    rows = {name: pq.ParquetFile(path).metadata.num_rows for name, path in table_files(folder).items()}
+    rows = {
+        name: sum(pq.read_metadata(path).num_rows for path in paths)
+        for name, paths in table_files(folder).items()
+    }
     first = pd.Timestamp(months[0]) if months else None
     last = pd.Timestamp(months[-1]) if months else None
     return DataStatus("folder", 0, rows, first, last, Path(folder).name)

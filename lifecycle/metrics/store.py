@@ -39,7 +39,14 @@ import pyarrow.feather as feather
 from lifecycle.metrics.derived import Facts, Later, build_facts
 from lifecycle.metrics.engine import event_date_range, recent_values, remember_values
 from lifecycle.metrics.scores import ScoreHistory
-from lifecycle.workspace import _atomic_write, load_tables, read_manifest, table_files, write_manifest
+from lifecycle.workspace import (
+    _atomic_write,
+    load_tables,
+    manifest_entry,
+    read_manifest,
+    table_files,
+    write_manifest,
+)
 
 FACTS_DIR = "facts"
 FORMAT = 4
@@ -59,9 +66,11 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _source(folder: Path) -> dict[str, str]:
-    """The table files the facts of ``folder`` derive from: name → file name."""
-    return {name: path.name for name, path in table_files(folder).items()}
+def _source(folder: Path) -> dict[str, str | list[str]]:
+    """The table files the facts of ``folder`` derive from: name → file name (or names, for parts)."""
+    return {
+        name: manifest_entry([path.name for path in paths]) for name, paths in table_files(folder).items()
+    }
 
 
 LATER = ("sends", "scores", "score_leads")

@@ -15,6 +15,7 @@ import pytest
 
 from lifecycle import workspace
 from lifecycle.ingest import ingest_files
+from lifecycle.session import folder_status
 from lifecycle.workspace import load_tables, read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +126,7 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
         }
     )
     workspace.commit(tmp_path / "small", {"email_events": events})
-    small = workspace.table_files(tmp_path / "small")["email_events"]
+    (small,) = workspace.table_files(tmp_path / "small")["email_events"]
     assert _encodings(small) == {
         "recipient": True,
         "event": True,
@@ -134,7 +135,7 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
     }  # Parquet's default
     monkeypatch.setattr(workspace, "PLAIN_FROM_ROWS", 4)
     workspace.commit(tmp_path / "large", {"email_events": events})
-    large = workspace.table_files(tmp_path / "large")["email_events"]
+    (large,) = workspace.table_files(tmp_path / "large")["email_events"]
     assert _encodings(large) == {"recipient": False, "event": True, "at": False, "email": True}
     # Statistics: every column of a small table, only the times and numbers of a large one.
     assert _with_statistics(small) == {"recipient": True, "event": True, "at": True, "email": True}
@@ -144,3 +145,57 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
         assert got["recipient"].astype("str").tolist() == ["L1", "L2", "L3", "L1"]
         assert got["event"].astype("str").tolist() == ["open", "click", "open", "open"]
         assert got["at"].tolist() == events["at"].tolist()
+
+
+def _events(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "recipient": pd.Series([f"L{i % 3}" for i in range(rows)], dtype="str"),
+            "event": pd.Series(["open", "click"] * (rows // 2) + ["open"] * (rows % 2), dtype="category"),
+            "at": pd.Series(pd.date_range("2026-01-01", periods=rows, freq="h")),
+            "email": pd.Series([f"E{i % 2}" for i in range(rows)], dtype="str").astype("category"),
+        }
+    )
+
+
+def test_a_large_table_is_written_in_parts_and_read_back_whole_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(workspace, "PART_ROWS", 2)
+    monkeypatch.setattr(workspace.os, "cpu_count", lambda: 2)
+    events = _events(5)
+    workspace.commit(tmp_path, {"email_events": events, "deals": pd.DataFrame({"deal_id": ["D1"]})})
+    listed = read_manifest(tmp_path)["tables"]
+    assert isinstance(listed["email_events"], list) and len(listed["email_events"]) == 2
+    assert isinstance(listed["deals"], str)  # one file: its name, as before parts existed
+    parts = workspace.table_files(tmp_path)["email_events"]
+    assert [path.name for path in parts] == listed["email_events"]
+    assert [pq.read_metadata(path).num_rows for path in parts] == [3, 2]
+    for compact in (False, True):
+        got = load_tables(tmp_path, compact=compact)["email_events"]
+        assert got.index.equals(pd.RangeIndex(5))
+        assert got["recipient"].astype("str").tolist() == events["recipient"].tolist()
+        assert got["event"].astype("str").tolist() == events["event"].astype("str").tolist()
+        assert got["email"].astype("str").tolist() == events["email"].astype("str").tolist()
+        assert got["at"].tolist() == events["at"].tolist()
+    assert folder_status(tmp_path, []).rows["email_events"] == 5  # every part's rows
+    # a new version replaces every part: the old parts are removed
+    workspace.commit(tmp_path, {"email_events": _events(1)})
+    assert sorted(path.name for path in tmp_path.glob("email_events-*.parquet")) == [
+        read_manifest(tmp_path)["tables"]["email_events"]
+    ]
+    assert len(load_tables(tmp_path)["email_events"]) == 1
+
+
+def test_a_table_written_in_parts_that_fails_leaves_no_part(tmp_path, monkeypatch):
+    monkeypatch.setattr(workspace, "PART_ROWS", 2)
+    monkeypatch.setattr(workspace.os, "cpu_count", lambda: 2)
+    real = pq.write_table
+
+    def second_part_fails(table, where, **options):
+        if table.num_rows == 2:  # the second of parts of 3 and 2 rows
+            raise OSError("disk full")
+        real(table, where, **options)
+
+    monkeypatch.setattr(workspace.pq, "write_table", second_part_fails)
+    with pytest.raises(OSError, match="disk full"):
+        workspace.write_table_file(tmp_path, "email_events", _events(5))
+    assert list(tmp_path.iterdir()) == []
