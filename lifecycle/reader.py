@@ -764,13 +764,14 @@ def _blocks_cut_at_line_breaks(
     """The body parsed on all cores in blocks cut at line breaks, or None when that parse may differ from the
     quote-aware one, or has invalid rows (which the quote-aware parse then reports).
 
-    Arrow's parser is itself quote-aware: within a block, a line break inside a quoted value is part of the
-    value. Only a block cut inside a quoted value goes wrong, silently: that block's last line is dropped and
-    the next block starts mid-value. Every line break of the body is taken by the parser in one of four ways:
-    it ends a row, it is an empty line, it is inside a quoted value, or it is in a dropped line (inside a quoted
-    value too). So when a parse without invalid rows has as many rows as the body has lines (`_line_count`), no
-    line break was inside a quoted value and no line was dropped: every block began and ended where the
-    quote-aware parse ends a row, and the two parses are the same."""
+    The two parses are the same when no line break of the body is inside a quoted value: every line break then
+    ends a row (or an empty line), so every cut is where the quote-aware parse ends a row. Arrow's parser is
+    itself quote-aware, so the first line break inside a quoted value shows in the fast parse in one of three
+    ways. Within a block, or where a block's last row is completed from the next read, the line break is kept in
+    the value: a cell holds a line break (or the row is invalid). Where a block is cut there, the block's last
+    row is dropped: the rows fall short of the body's lines (`_line_count`), as every row the parse kept ended at
+    a line break of its own (or at the end of the body). So a parse without invalid rows, without a line break
+    in any cell and with as many rows as the body has lines is the quote-aware parse."""
     invalid: list[pacsv.InvalidRow] = []
     with ThreadPoolExecutor(1) as pool:  # the lines are counted while the body is parsed
         lines = pool.submit(_line_count, body)
@@ -778,9 +779,28 @@ def _blocks_cut_at_line_breaks(
             table = _read_body(body, positions, delimiter, invalid.append, name, True, False, dictionary)
         except ReadError:
             return None  # the quote-aware parse says what is wrong
-        if invalid or table.num_rows != lines.result():
+        if invalid or table.num_rows != lines.result() or any(map(_holds_line_break, table.columns)):
             return None
     return table
+
+
+def _holds_line_break(column: pa.ChunkedArray) -> bool:
+    """Whether a text cell of `column` (a dictionary's values, for codes) holds \\n or \\r: a scan of the
+    bytes of the values, not of each cell."""
+    for chunk in column.chunks:
+        values = (chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk).cast(pa.large_string())
+        if not len(values):
+            continue
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
+            values.offset : values.offset + len(values) + 1
+        ]
+        data = values.buffers()[2]
+        if data is None:
+            continue
+        text = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if np.count_nonzero(text == 10) or np.count_nonzero(text == 13):
+            return True
+    return False
 
 
 def _read_body(

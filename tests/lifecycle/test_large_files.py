@@ -229,8 +229,15 @@ def _parsed(body: reader._Body) -> tuple[pa.Table, list[str]]:
 
 
 def _csv_body(rng: random.Random) -> bytes:
-    """Three-column bodies, mostly quoted, some with line breaks inside quoted values, blank lines, short
-    rows, any line ending; or any mix of the characters that matter."""
+    """Three-column bodies, mostly quoted, some with line breaks inside quoted values (or just one, whose
+    second line has the row's other fields), blank lines, short rows, any line ending; or any mix of the
+    characters that matter."""
+    if rng.random() < 0.3:
+        lines = [",".join(f'"{rng.choice(_CELLS)}"' for _ in range(3)) for _ in range(rng.randint(2, 40))]
+        broken = rng.choice(_BREAKS) + rng.choice(["u,v,w", "u,v", "u"])
+        lines[rng.randrange(len(lines))] = f'"a","b","{rng.choice(["p", "pq r"])}{broken}"'
+        eol = rng.choice(["\n", "\r\n", "\r"])
+        return (eol.join(lines) + rng.choice(["", eol])).encode()
     if rng.random() < 0.2:
         return "".join(
             rng.choice(['"', ",", "\n", "\r", "\r\n", "a", " ", "é"]) for _ in range(rng.randint(1, 200))
@@ -290,6 +297,24 @@ def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(monkeypatc
     # without the value spanning lines, the blocks cut at line breaks are kept
     clean = reader._Body.in_memory(pa.py_buffer(data.replace(b"half\nsecond", b"half second")))
     assert _parsed(clean)[0].equals(_quote_aware(clean)[0]) and kept[-1] is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "block"),
+    [
+        # the line break inside quotes is the first one of Arrow's second read: Arrow ends the row there (the
+        # line break kept in the value) and starts a row on the next line, so the rows still add up to the lines
+        (b'aaaaaaa\n"q\nx"\n', 5),
+        (b'"1","Bo","16 Elm Street West"\n"2","Ann","12 Main St\nSpringfield, IL, 62701"\n"3","Cy","9 Oak St"\n', 48),
+    ],
+)
+def test_a_row_completed_from_the_next_read_is_read_quote_aware(data, block, monkeypatch):
+    body = reader._Body.in_memory(pa.py_buffer(data))
+    columns = ["c0", "c1", "c2"][: data.split(b"\n")[0].count(b",") + 1]
+    monkeypatch.setattr(reader, "_BLOCK_BYTES", block)
+    got = reader._arrow_parse(body, columns, ",", lambda r: "skip", "t", threads=True)
+    want = reader._read_body(body, columns, ",", lambda r: "skip", "t", False, True, ())
+    assert got.equals(want) and got.num_rows == 2 + (len(columns) == 3)
 
 
 @settings(max_examples=300, deadline=None)
