@@ -726,7 +726,7 @@ def ingest_files(
     except BaseException:
         # Nothing of a failed ingest stays: the early files the manifest does not list, and a folder it created.
         tables = workspace.read_manifest(folder).get("tables", {}) if folder.is_dir() else {}
-        listed = {file for entry in tables.values() for file in workspace.listed_files(entry)}
+        listed = workspace.every_listed_file(tables)
         for file in early:
             if file not in listed:
                 (folder / file).unlink(missing_ok=True)

@@ -60,6 +60,11 @@ def listed_files(entry: str | list[str]) -> list[str]:
     return [entry] if isinstance(entry, str) else list(entry)
 
 
+def every_listed_file(tables: Mapping[str, str | list[str]]) -> set[str]:
+    """The file names of every table the manifest's `tables` list, parts included."""
+    return {file for entry in tables.values() for file in listed_files(entry)}
+
+
 def manifest_entry(files: list[str]) -> str | list[str]:
     """A table's files as the manifest lists them: one file by its name, parts as a list (`listed_files`)."""
     return files[0] if len(files) == 1 else list(files)
@@ -90,8 +95,7 @@ def _read_table(name: str, paths: list[Path], compact: bool) -> pd.DataFrame:
     if not compact or name not in COMPACT_TABLES:
         if len(paths) == 1:
             return coerce_frame(name, pd.read_parquet(paths[0]))
-        parts = [coerce_frame(name, pd.read_parquet(path)) for path in paths]
-        return coerce_frame(name, pd.concat(parts, ignore_index=True))
+        return coerce_frame(name, pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True))
     text = [c.name for c in TABLES[name].columns if c.dtype == "str"]
     metas = [pq.read_metadata(path) for path in paths]
     present = [c for c in text if c in metas[0].schema.to_arrow_schema().names]
@@ -211,7 +215,7 @@ def commit(
     manifest["tables"] = listed
     manifest["files"] = manifest.get("files", []) + list(file_reports or [])
     write_manifest(folder, manifest)  # the commit point
-    _remove_unreferenced(folder, {file for entry in listed.values() for file in listed_files(entry)})
+    _remove_unreferenced(folder, every_listed_file(listed))
 
 
 PLAIN_FROM_ROWS = 1_000_000

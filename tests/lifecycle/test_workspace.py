@@ -177,6 +177,12 @@ def test_a_large_table_is_written_in_parts_and_read_back_whole_in_order(tmp_path
         assert got["email"].astype("str").tolist() == events["email"].astype("str").tolist()
         assert got["at"].tolist() == events["at"].tolist()
     assert folder_status(tmp_path, []).rows["email_events"] == 5  # every part's rows
+    parted = {compact: load_tables(tmp_path, compact=compact)["email_events"] for compact in (False, True)}
+    monkeypatch.setattr(workspace, "PART_ROWS", 100)
+    workspace.commit(tmp_path / "one", {"email_events": events})  # the same table as one file
+    assert len(workspace.table_files(tmp_path / "one")["email_events"]) == 1
+    for compact, frame in parted.items():
+        pd.testing.assert_frame_equal(frame, load_tables(tmp_path / "one", compact=compact)["email_events"])
     # a new version replaces every part: the old parts are removed
     workspace.commit(tmp_path, {"email_events": _events(1)})
     assert sorted(path.name for path in tmp_path.glob("email_events-*.parquet")) == [
