@@ -23,6 +23,7 @@ import pyarrow as pa
 from lifecycle import values as values_module
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
+from lifecycle.memory import release_freed_memory
 from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of, take_rows
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
@@ -734,6 +735,8 @@ def ingest_files(
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty
         raise
+    finally:
+        release_freed_memory()  # what the ingest kept for itself (lifecycle.memory)
 
 
 def _read_and_merge(

@@ -29,7 +29,7 @@ import pandas as pd
 
 from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import NOT_SET
-from lifecycle.values import first_appearance_codes, first_rows
+from lifecycle.values import categorical_of_distinct, first_appearance_codes, first_rows, used_category_codes
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -51,6 +51,8 @@ def _key(values: pd.Series) -> pd.Series:
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 = missing) and the distinct values, as an object array."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return used_category_codes(values)
     codes, uniques = pd.factorize(values)
     return codes, np.asarray(uniques, dtype=object)
 
@@ -58,8 +60,12 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _recoded(values: pd.Series, normalize: Callable[[pd.Series], pd.Series]) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the normalized values; normalizes the distinct values only, so a column of millions of rows
     (str or categorical) is never spelled out as strings."""
-    codes, uniques = pd.factorize(values)
-    norm_codes, norm = _codes(normalize(pd.Series(np.asarray(uniques, dtype=object), dtype="str")))
+    codes, uniques = _codes(values)
+    text = pd.Series(uniques, dtype="str")
+    normalized = normalize(text)
+    if not normalized.hasnans and normalized.eq(text).all():
+        return codes, uniques  # already normalized, and distinct: no hash of a million values again
+    norm_codes, norm = _codes(normalized)
     if len(norm) == len(uniques) and np.array_equal(norm_codes, np.arange(len(uniques))):
         return codes, norm  # normalizing merged and blanked nothing: the codes stay (no gather of every row)
     return np.append(norm_codes, -1)[codes], norm
@@ -118,9 +124,14 @@ def _first_ticks(groups: np.ndarray, ticks: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _categorical(codes: np.ndarray, categories: np.ndarray) -> pd.Categorical:
-    """Categorical from codes into ``categories`` (-1 = missing); repeated categories are merged."""
-    cats = pd.Index(categories, dtype="str")
+def _categorical(
+    codes: np.ndarray, categories: np.ndarray | pd.Series, *, distinct: bool = False
+) -> pd.Categorical:
+    """Categorical from codes into ``categories`` (-1 = missing); repeated categories are merged, unless the
+    caller knows there are none (``distinct``: `_codes`' values, a table's deduplicated ids)."""
+    cats = pd.Index(categories, dtype="str").rename(None)  # a Series' name is not the categories'
+    if distinct:
+        return categorical_of_distinct(codes, cats)
     if not cats.is_unique:
         merged, cats = pd.factorize(cats)
         codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
@@ -166,9 +177,10 @@ def join_recipients(recipients: pd.Series, frame: pd.DataFrame | None, id_col: s
         return np.full(len(recipients), -1)
     recipients = recipients.astype("str")
     pos = _lookup_index(recipients.str.strip(), frame[id_col].astype("str"))
-    if "email" in frame.columns:
-        by_mail = _lookup_index(_key(recipients), _key(frame["email"]))
-        pos = np.where(pos >= 0, pos, by_mail)
+    unmatched = np.flatnonzero(pos < 0)
+    if "email" in frame.columns and len(unmatched):
+        # Only the recipients no id matched are looked up by e-mail (a million fewer keys to normalize).
+        pos[unmatched] = _lookup_index(_key(recipients.iloc[unmatched]), _key(frame["email"]))
     return pos
 
 
@@ -250,18 +262,23 @@ def email_send_facts(
     out = pd.DataFrame(
         {
             "email": _categorical(email_codes, emails),
-            "recipient": _categorical(recipient_codes, recipients),
+            "recipient": _categorical(recipient_codes, recipients, distinct=True),
         }
     )
     # Join each distinct recipient once, then spread to its sends.
     unique_recipients = pd.Series(recipients, dtype="str")
-    lead_pos = join_recipients(unique_recipients, leads, "lead_id")[recipient_codes]
-    cust_pos = join_recipients(unique_recipients, customers, "customer_id")[recipient_codes]
+    recipient_lead = join_recipients(unique_recipients, leads, "lead_id")
+    recipient_customer = join_recipients(unique_recipients, customers, "customer_id")
+    lead_pos, cust_pos = recipient_lead[recipient_codes], recipient_customer[recipient_codes]
     for col, frame, pos, id_col in (("lead_id", leads, lead_pos, "lead_id"),
                                     ("customer_id", customers, cust_pos, "customer_id")):  # fmt: skip
-        ids = np.asarray(frame[id_col], dtype=object) if frame is not None else np.array([], dtype=object)
-        out[col] = _categorical(pos, ids)
-    out["channel"] = _channel_codes(leads, lead_pos, customers, cust_pos)
+        ids = frame[id_col] if frame is not None else pd.Series([], dtype="str")
+        out[col] = _categorical(pos, ids, distinct=True)  # lead and customer facts hold one row per id
+    channel = _channel_codes(
+        leads, recipient_lead, customers, recipient_customer
+    )  # per recipient, then spread
+    out["channel"] = pd.Categorical.from_codes(channel.codes[recipient_codes], dtype=channel.dtype)
+    del recipient_lead, recipient_customer, channel
 
     send_first_rows = first_rows(pcodes, n)
     audience_codes, audiences = _normalized_codes(_column(events, "audience"))

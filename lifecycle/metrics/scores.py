@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import frame_of
-from lifecycle.values import SLICE_ROWS
+from lifecycle.values import SLICE_ROWS, categorical_of_distinct, used_category_codes
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -33,7 +33,7 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
         codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
     else:
         codes, uniques = pd.factorize(values)
-    text = pd.Index(np.asarray(uniques, dtype=object), dtype="str")
+    text = pd.Index(uniques, dtype="str").rename(None)
     if not len(text):  # no value at all
         return np.full(len(codes), -1, dtype=np.int32), text
     order = pc.array_sort_indices(pa.array(text.array)).to_numpy()
@@ -138,12 +138,16 @@ class ScoreHistory:
         np.subtract(running[1:], running[:-1], out=change[1:])
         change[new_lead] = running[new_lead]
         if "reason" in raw.columns:
-            reason_codes, reasons = pd.factorize(raw["reason"])
-            reason = pd.Categorical.from_codes(reason_codes[rows], categories=pd.Index(reasons, dtype="str"))
+            reasons_given = raw["reason"]
+            if isinstance(reasons_given.dtype, pd.CategoricalDtype):
+                reason_codes, reasons = used_category_codes(reasons_given)
+            else:
+                reason_codes, reasons = pd.factorize(reasons_given)
+            reason = categorical_of_distinct(reason_codes[rows], pd.Index(reasons, dtype="str"))
         else:
             reason = pd.Categorical([None] * len(rows), categories=pd.Index([], dtype="str"))
         columns = {
-            "lead_id": pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str")),
+            "lead_id": categorical_of_distinct(codes, uniques),  # `_sorted_codes`' values are distinct
             "at": at,
             "delta": change,
             "score": running,

@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
+from lifecycle.memory import release_freed_memory
 from lifecycle.metrics.derived import Facts, Later, build_facts
 from lifecycle.metrics.engine import event_date_range, recent_values, remember_values
 from lifecycle.metrics.scores import ScoreHistory
@@ -135,6 +136,7 @@ def save_facts(folder: str | os.PathLike[str], facts: Facts) -> None:
         if path.name not in referenced:
             with contextlib.suppress(OSError):  # e.g. still open elsewhere on Windows: removed next time
                 path.unlink(missing_ok=True)
+    release_freed_memory()  # what deriving the facts kept for itself (lifecycle.memory)
 
 
 def _read_frame(folder: Path, file: str) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -276,3 +277,23 @@ def test_numbers_of_chunked_text_are_read_piece_by_piece_as_a_whole(chunks):
     assert (numbers is not None) == plain
     if plain:
         assert numbers.tolist() == [-1 if c is None else int(c) for c in cells]
+
+
+def test_used_category_codes_number_the_used_categories_in_their_order():
+    s = pd.Series(["b", None, "d", "b"], dtype=pd.CategoricalDtype(["a", "b", "c", "d"]))
+    codes, distinct = values.used_category_codes(s)
+    assert codes.tolist() == [0, -1, 1, 0] and distinct.tolist() == ["b", "d"]
+    every = pd.Series(["d", "a"], dtype=pd.CategoricalDtype(["a", "d"]))
+    codes, distinct = values.used_category_codes(every)
+    assert codes.tolist() == [1, 0] and distinct.tolist() == ["a", "d"]
+
+
+def test_categorical_of_distinct_equals_the_checked_constructor():
+    categories = pd.Index(["x", "y", "z"], dtype="str")
+    got = values.categorical_of_distinct(np.array([2, -1, 0, 2]), categories)
+    want = pd.Categorical.from_codes([2, -1, 0, 2], categories=categories)
+    pd.testing.assert_extension_array_equal(got, want)
+    with pytest.raises(ValueError):  # a code outside the categories is still refused
+        values.categorical_of_distinct(np.array([3]), categories)
+    with pytest.raises(ValueError):  # and a missing category, as pandas does
+        values.categorical_of_distinct(np.array([0]), pd.Index(["x", None], dtype="str"))

@@ -577,3 +577,34 @@ def test_ids_that_are_numbers_are_found_where_arrow_and_pandas_find_them(keys, i
     kept = ~index_.duplicated(keep=keep)
     want = [-1 if p < 0 else int(np.flatnonzero(kept)[p]) for p in index_[kept].get_indexer(keys_)]
     assert positions_in(keys_, index_, last=last).tolist() == want
+
+
+def test_email_events_read_as_categoricals_with_unused_categories_give_the_same_sends():
+    # What a compact workspace read gives after rows are dropped: categories no row uses, in another order
+    # than the rows; a recipient with spaces; one matched by id whose id is another lead's e-mail.
+    leads = table(
+        "leads", lead_id=["L1", "L2"], created_at=["2026-01-01"] * 2, email=["Ann@X.com", "l1"],
+        channel=["Paid", "Email"],
+    )  # fmt: skip
+    events = table(
+        "email_events",
+        recipient=["ann@x.com", " L1 ", "L1", "L2", "zz", "ANN@x.com"],
+        event=["sent", "open", "sent", "click", "sent", "open"],
+        at=["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-07"],
+        email=["E1", "E1", "E2", "E2", "E2", "E1"],
+    )
+    compact = events.copy()
+    for col in ("recipient", "event", "email"):
+        used = list(dict.fromkeys(events[col]))
+        compact[col] = events[col].astype(pd.CategoricalDtype(["unused", *reversed(used), "also unused"]))
+    want = build_facts({"leads": leads, "email_events": events}).sends
+    got = build_facts({"leads": leads, "email_events": compact}).sends
+
+    def as_text(sends: pd.DataFrame) -> pd.DataFrame:
+        text = {c: "str" for c in sends.columns if isinstance(sends[c].dtype, pd.CategoricalDtype)}
+        return sends.astype(text).sort_values(["email", "recipient"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(as_text(got), as_text(want))
+    by_recipient = as_text(want).set_index(["email", "recipient"])["lead_id"]
+    assert by_recipient[("E1", "ann@x.com")] == "L1" and by_recipient[("E2", "L1")] == "L1"
+    assert by_recipient[("E2", "L2")] == "L2" and pd.isna(by_recipient[("E2", "zz")])
