@@ -9,13 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from lifecycle import session as ses
-from lifecycle.memory import keep_freed_memory
 from pages import _drill as drill
 from pages import _present as present
 from pages import _ui as ui
 
 st.set_page_config(page_title="Lifecycle Explorer", page_icon=":material/insights:", layout="wide")
-keep_freed_memory()  # ingests and derivations of millions of rows reuse what they free (lifecycle.memory)
 
 
 def selection_widgets(data: ui.Built) -> ses.Selection:

@@ -45,7 +45,7 @@ from benchmarks import reference_sql  # noqa: E402
 from benchmarks.interactions import INTERACTIONS, Opened, load_workspace  # noqa: E402
 from benchmarks.samples import CACHE, sample_csvs  # noqa: E402
 from lifecycle.ingest import ingest_files  # noqa: E402
-from lifecycle.memory import keep_freed_memory  # noqa: E402
+from lifecycle.memory import keeping_freed_memory  # noqa: E402
 from lifecycle.metrics import build_facts  # noqa: E402
 from lifecycle.metrics.store import save_facts  # noqa: E402
 from lifecycle.workspace import load_tables  # noqa: E402
@@ -199,29 +199,34 @@ def _measure(
 ) -> dict[str, Any]:
     raw_s, rows = parsed["seconds"], parsed["rows"]
     ingest_runs: list[float] = []
-    if args.ingest == "files":
-        # The fastest of `--runs` ingests, each into an empty workspace (the raw parse is the fastest of three):
-        # one run alone puts the noise of a shared machine against the best of the floor.
-        for _ in range(args.runs):
-            shutil.rmtree(workspace, ignore_errors=True)
-            seconds, (results, errors) = timed(lambda: ingest_files(paths, workspace))
-            ingest_runs.append(round(seconds, 4))
-            loaded = {item.table: item.report.rows_loaded for item in results}
-            rejected: int | None = sum(item.report.rows_rejected for item in results)
-            del results
-        ingest_s: float | None = min(ingest_runs)
-    else:
-        code = "import sys; from benchmarks.samples import write_workspace; write_workspace(sys.argv[2:], sys.argv[1])"
-        command = [sys.executable, "-c", code, str(workspace), *map(str, paths)]
-        subprocess.run(command, cwd=ROOT, check=True)
-        ingest_s, loaded, rejected, errors = None, {}, None, []
-    phases["ingest"] = peak_rss_mb()
-    # Derive the facts and save them in the workspace, as `python -m lifecycle ingest` does (the fastest of
-    # `--runs`; each run replaces the facts of the one before).
-    build_runs = [
-        round(timed(lambda: save_facts(workspace, build_facts(load_tables(workspace, compact=True))))[0], 4)
-        for _ in range(args.runs)
-    ]
+    # The ingest and the derivation of the facts run as the CLI runs them (`lifecycle.memory`); the
+    # interactions after them with glibc's defaults, as in the app.
+    with keeping_freed_memory():
+        if args.ingest == "files":
+            # The fastest of `--runs` ingests, each into an empty workspace (the raw parse is the fastest of three):
+            # one run alone puts the noise of a shared machine against the best of the floor.
+            for _ in range(args.runs):
+                shutil.rmtree(workspace, ignore_errors=True)
+                seconds, (results, errors) = timed(lambda: ingest_files(paths, workspace))
+                ingest_runs.append(round(seconds, 4))
+                loaded = {item.table: item.report.rows_loaded for item in results}
+                rejected: int | None = sum(item.report.rows_rejected for item in results)
+                del results
+            ingest_s: float | None = min(ingest_runs)
+        else:
+            code = "import sys; from benchmarks.samples import write_workspace; write_workspace(sys.argv[2:], sys.argv[1])"
+            command = [sys.executable, "-c", code, str(workspace), *map(str, paths)]
+            subprocess.run(command, cwd=ROOT, check=True)
+            ingest_s, loaded, rejected, errors = None, {}, None, []
+        phases["ingest"] = peak_rss_mb()
+        # Derive the facts and save them in the workspace, as `python -m lifecycle ingest` does (the fastest of
+        # `--runs`; each run replaces the facts of the one before).
+        build_runs = [
+            round(
+                timed(lambda: save_facts(workspace, build_facts(load_tables(workspace, compact=True))))[0], 4
+            )
+            for _ in range(args.runs)
+        ]
     build_s = min(build_runs)
     phases["build_facts"] = peak_rss_mb()
 
@@ -400,7 +405,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.leads < 100 or args.repeat < 1 or args.runs < 1:
         parser.error("--leads must be at least 100, --repeat and --runs at least 1")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still removes its workspace
-    keep_freed_memory()  # as the app and the CLI do (the raw parse's subprocess stays pyarrow's defaults)
     out = measure(args)
     print(json.dumps(out, indent=2) if args.json else text_report(out))
     return 0

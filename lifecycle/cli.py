@@ -11,7 +11,7 @@ from pathlib import Path
 from lifecycle.downloads import to_safe_csv
 from lifecycle.ingest import IngestReport, ingest_files
 from lifecycle.mapping import ColumnMapping, MappingError
-from lifecycle.memory import keep_freed_memory
+from lifecycle.memory import keeping_freed_memory
 from lifecycle.schema import TABLES
 
 
@@ -136,9 +136,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    keep_freed_memory()  # ingests and derivations of millions of rows reuse what they free (lifecycle.memory)
-    if args.command == "ingest":
-        return run_ingest(args)
-    if args.command == "report":
-        return run_report(args)
-    return run_metrics(args)
+    with keeping_freed_memory():  # ingests and derivations of millions of rows reuse what they free
+        if args.command == "ingest":
+            return run_ingest(args)
+        if args.command == "report":
+            return run_report(args)
+        return run_metrics(args)

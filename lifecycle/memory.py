@@ -1,4 +1,5 @@
-"""Keep the memory the process frees for its own next allocations (Linux, glibc).
+"""Keep the memory the process frees for its own next allocations while it ingests or derives the facts
+(Linux, glibc).
 
 An ingest or a derivation of the facts at a million leads allocates and frees arrays of 100–200 MB hundreds
 of times. glibc gives every allocation of more than 32 MB its own mapping and returns it to the kernel when it
@@ -7,20 +8,27 @@ memory back to its host (virtio-balloon free page reporting), touching them agai
 too: 1 GB took 1.2 s to touch instead of 0.08 s. Deriving the facts of a million leads took 20–23 s after the
 host had taken the memory back and 12–16 s when it had not.
 
-`keep_freed_memory` makes glibc serve large allocations from its heap, which keeps what is freed (up to
-`KEEP_BYTES` at its top) for the next ones. The entry points that do that work call it: the app, the CLI and
-the benchmark. What one operation kept would add to the peak of the next, so the ingest and the saving of the
-facts end with `release_freed_memory`, which gives the free pages back. Neither changes a result, only where
-memory comes from; elsewhere (not Linux, not glibc) both do nothing.
+Within `keeping_freed_memory()`, glibc serves large allocations from its heap and keeps what is freed for the
+next ones; on leaving, its defaults are restored and the free pages given back, so what was kept neither adds
+to a later peak nor stays with a long-running process. The CLI runs its commands within it and the benchmark
+its ingest and derivation; the app does not (its scripts run on threads, where glibc maps every allocation over
+64 MB afresh whatever the setting, and a server should not hold on to freed memory). The ingest and the saving
+of the facts also end by giving the heap's free pages back (`release_freed_memory`), so three runs in one
+process do not stack up. Nothing here changes a result, only where memory comes from; elsewhere (not Linux, not
+glibc) it does nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import sys
+from collections.abc import Iterator
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_DEFAULT_TRIM_THRESHOLD = 128 * 1024  # glibc's defaults, restored on leaving
+_DEFAULT_MMAP_MAX = 65536
 
 KEEP_BYTES = 2**31 - 1
 """Free memory at the top of the heap kept rather than returned to the kernel (mallopt takes an int: 2 GB)."""
@@ -35,20 +43,31 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-def keep_freed_memory() -> bool:
-    """Serve every allocation from glibc's heap and keep up to `KEEP_BYTES` of what is freed; True when set.
-    Idempotent; it changes how later allocations are served, not memory already allocated."""
+def _mallopt(*settings: tuple[int, int]) -> bool:
+    """glibc's `mallopt` for each (parameter, value); True when it took every one (musl's stub answers 0)."""
     mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    # mallopt answers 1 when it took the setting (glibc); musl's stub answers 0.
-    return mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES) == 1
+    return all([mallopt(parameter, value) == 1 for parameter, value in settings])
+
+
+@contextlib.contextmanager
+def keeping_freed_memory() -> Iterator[bool]:
+    """Within: every allocation is served from glibc's heap, which keeps up to `KEEP_BYTES` of what is freed
+    (yields True when set). After: glibc's defaults, and the free pages given back."""
+    kept = _mallopt((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, KEEP_BYTES))
+    try:
+        yield kept
+    finally:
+        if kept:
+            _mallopt((_M_MMAP_MAX, _DEFAULT_MMAP_MAX), (_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD))
+        release_freed_memory()
 
 
 def release_freed_memory() -> bool:
-    """Give the heap's free pages back to the kernel (glibc's `malloc_trim`), at the end of an operation that
-    kept them (`keep_freed_memory`); True when some were. A few milliseconds."""
+    """Give the heap's free pages back to the kernel (glibc's `malloc_trim`); True when some were. A few
+    milliseconds."""
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is None:
         return False

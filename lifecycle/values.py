@@ -236,17 +236,20 @@ def _categorical(codes: np.ndarray, dictionary: pa.Array) -> pd.Series:
 
 
 def used_category_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (-1 = missing) and distinct values (object array) of a categorical Series, as `pd.factorize` gives
-    them but numbered in category order: its own codes, its unused categories dropped. Factorizing the codes
-    again would hash every row (a second on twenty million events with a million recipients)."""
+    """`pd.factorize` of a categorical Series: codes (-1 = missing) into its used categories in the order rows
+    first use them, as an object array. From its own codes and the first row of each, without hashing every
+    row again (0.9 s for twenty million events with a million recipients)."""
     codes = values.cat.codes.to_numpy()
     categories = np.asarray(values.cat.categories, dtype=object)
-    used = np.bincount(np.add(codes, 1, dtype=np.intp), minlength=len(categories) + 1)[1:] > 0
-    if used.all():
-        return codes, categories
-    renumber = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last slot answers code -1
-    renumber[np.flatnonzero(used)] = np.arange(int(used.sum()))
-    return renumber[codes], categories[used]
+    first_row = np.full(len(categories) + 1, len(codes), dtype=np.int64)  # the last slot takes code -1
+    np.minimum.at(first_row, codes, np.arange(len(codes), dtype=np.int64))
+    used = np.flatnonzero(first_row[:-1] < len(codes))
+    order = used[np.argsort(first_row[used], kind="stable")]
+    if len(order) == len(categories) and np.array_equal(order, np.arange(len(categories))):
+        return codes, categories  # every category used, in the order of the rows: the codes stay
+    renumber = np.full(len(categories) + 1, -1, dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    return renumber[codes], categories[order]
 
 
 def categorical_of_distinct(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:

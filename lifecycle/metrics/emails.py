@@ -273,10 +273,10 @@ def email_send_facts(
     for col, frame, pos, id_col in (("lead_id", leads, lead_pos, "lead_id"),
                                     ("customer_id", customers, cust_pos, "customer_id")):  # fmt: skip
         ids = frame[id_col] if frame is not None else pd.Series([], dtype="str")
-        out[col] = _categorical(pos, ids, distinct=True)  # lead and customer facts hold one row per id
-    channel = _channel_codes(
-        leads, recipient_lead, customers, recipient_customer
-    )  # per recipient, then spread
+        # Lead facts hold one row per id; derived customers may share a display id, merged here.
+        out[col] = _categorical(pos, ids, distinct=col == "lead_id")
+    # The channel per recipient, then spread to its sends.
+    channel = _channel_codes(leads, recipient_lead, customers, recipient_customer)
     out["channel"] = pd.Categorical.from_codes(channel.codes[recipient_codes], dtype=channel.dtype)
     del recipient_lead, recipient_customer, channel
 

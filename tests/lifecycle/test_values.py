@@ -279,13 +279,20 @@ def test_numbers_of_chunked_text_are_read_piece_by_piece_as_a_whole(chunks):
         assert numbers.tolist() == [-1 if c is None else int(c) for c in cells]
 
 
-def test_used_category_codes_number_the_used_categories_in_their_order():
-    s = pd.Series(["b", None, "d", "b"], dtype=pd.CategoricalDtype(["a", "b", "c", "d"]))
+@pytest.mark.parametrize(
+    "cells, categories",
+    [
+        (["d", None, "b", "d", "b"], ["a", "b", "c", "d"]),  # unused categories, rows in another order
+        (["d", "a", "d"], ["a", "d"]),  # every category used, rows in another order
+        (["a", "d", None], ["a", "d"]),  # every category used, in the order of the rows
+        ([None, None], ["a"]),
+    ],
+)
+def test_used_category_codes_are_what_factorize_gives(cells, categories):
+    s = pd.Series(cells, dtype=pd.CategoricalDtype(categories))
     codes, distinct = values.used_category_codes(s)
-    assert codes.tolist() == [0, -1, 1, 0] and distinct.tolist() == ["b", "d"]
-    every = pd.Series(["d", "a"], dtype=pd.CategoricalDtype(["a", "d"]))
-    codes, distinct = values.used_category_codes(every)
-    assert codes.tolist() == [1, 0] and distinct.tolist() == ["a", "d"]
+    want_codes, want_distinct = pd.factorize(s)
+    assert codes.tolist() == want_codes.tolist() and distinct.tolist() == list(want_distinct)
 
 
 def test_categorical_of_distinct_equals_the_checked_constructor():
