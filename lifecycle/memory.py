@@ -9,13 +9,13 @@ too: 1 GB took 1.2 s to touch instead of 0.08 s. Deriving the facts of a million
 host had taken the memory back and 12–16 s when it had not.
 
 Within `keeping_freed_memory()`, glibc serves large allocations from its heap and keeps what is freed for the
-next ones; on leaving, large allocations are mapped again and the free pages given back, so what was kept neither adds
-to a later peak nor stays with a long-running process. The CLI runs its commands within it and the benchmark
-its ingest and derivation; the app does not (its scripts run on threads, where glibc maps every allocation over
-64 MB afresh whatever the setting, and a server should not hold on to freed memory). The ingest and the saving
-of the facts also end by giving the heap's free pages back (`release_freed_memory`), so three runs in one
-process do not stack up. Nothing here changes a result, only where memory comes from; elsewhere (not Linux, not
-glibc) it does nothing.
+next ones; on leaving, large allocations are mapped again and the free pages given back, so what was kept
+neither adds to a later peak nor stays with a long-running process. The CLI runs its commands within it and
+the benchmark its ingest and derivation; the app does not (its scripts run on threads, where glibc maps every
+allocation over 64 MB afresh whatever the setting, and a server should not hold on to freed memory). The ingest
+and the saving of the facts also end by giving the heap's free pages back (`release_freed_memory`), so three
+runs in one process do not stack up. Nothing here changes a result, only where memory comes from; elsewhere
+(not Linux, not glibc) it does nothing.
 """
 
 from __future__ import annotations
