@@ -29,7 +29,7 @@ import pandas as pd
 
 from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import NOT_SET
-from lifecycle.values import categorical_of_distinct, first_appearance_codes, first_rows, used_category_codes
+from lifecycle.values import categorical_of_distinct, factorized, first_appearance_codes, first_rows
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -49,23 +49,15 @@ def _key(values: pd.Series) -> pd.Series:
     return out.mask(out.eq(""))
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (-1 = missing) and the distinct values, as an object array."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return used_category_codes(values)
-    codes, uniques = pd.factorize(values)
-    return codes, np.asarray(uniques, dtype=object)
-
-
 def _recoded(values: pd.Series, normalize: Callable[[pd.Series], pd.Series]) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the normalized values; normalizes the distinct values only, so a column of millions of rows
     (str or categorical) is never spelled out as strings."""
-    codes, uniques = _codes(values)
+    codes, uniques = factorized(values)
     text = pd.Series(uniques, dtype="str")
     normalized = normalize(text)
     if not normalized.hasnans and normalized.eq(text).all():
         return codes, uniques  # already normalized, and distinct: no hash of a million values again
-    norm_codes, norm = _codes(normalized)
+    norm_codes, norm = factorized(normalized)
     if len(norm) == len(uniques) and np.array_equal(norm_codes, np.arange(len(uniques))):
         return codes, norm  # normalizing merged and blanked nothing: the codes stay (no gather of every row)
     return np.append(norm_codes, -1)[codes], norm
@@ -128,7 +120,7 @@ def _categorical(
     codes: np.ndarray, categories: np.ndarray | pd.Series, *, distinct: bool = False
 ) -> pd.Categorical:
     """Categorical from codes into ``categories`` (-1 = missing); repeated categories are merged, unless the
-    caller knows there are none (``distinct``: `_codes`' values, a table's deduplicated ids)."""
+    caller knows there are none (``distinct``: `values.factorized`' values, a table's deduplicated ids)."""
     cats = pd.Index(categories, dtype="str").rename(None)  # a Series' name is not the categories'
     if distinct:
         return categorical_of_distinct(codes, cats)
@@ -196,7 +188,7 @@ def _channel_codes(
     """The lead's channel, else the customer's, else ``(not set)``, as a categorical."""
     sources = [f["channel"].astype("str") for f in (leads, customers) if f is not None]
     values = pd.concat([*sources, pd.Series([NOT_SET], dtype="str")], ignore_index=True)
-    codes, uniques = _codes(values)
+    codes, uniques = factorized(values)
     not_set = codes[-1]
     out = np.full(len(lead_pos), not_set, dtype=np.int64)
     offset = 0
@@ -230,7 +222,7 @@ def email_send_facts(
     usable = (rcodes >= 0) & at.notna().to_numpy()
     if not usable.all():
         events, at, rcodes = events[usable], at[usable], rcodes[usable]
-    ecodes, emails = _codes(_email_identity(events))
+    ecodes, emails = factorized(_email_identity(events))
     width = max(len(recipients), 1)
     # (email, recipient) as one number, computed in place: one event-long array
     keys = ecodes.astype(np.int64)
@@ -295,7 +287,7 @@ def email_send_facts(
     out["audience"] = pd.Categorical.from_codes(audience, categories=list(AUDIENCES))
     del given, audience, was_customer
     for col in ("program", "step"):
-        codes, uniques = _codes(_column(events, col))
+        codes, uniques = factorized(_column(events, col))
         out[col] = _categorical(_first_code_per_group(pcodes, codes, n, send_first_rows), uniques)
         del codes
     out["sent_at"] = pd.Series(sent_at, dtype=DATETIME)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from lifecycle.metrics.records import positions_in, take_dates
 from lifecycle.schema import frame_of
-from lifecycle.values import SLICE_ROWS, categorical_of_distinct, used_category_codes
+from lifecycle.values import SLICE_ROWS, categorical_of_distinct, factorized
 from lifecycle.workspace import Tables
 
 DATETIME = "datetime64[us]"
@@ -138,11 +138,7 @@ class ScoreHistory:
         np.subtract(running[1:], running[:-1], out=change[1:])
         change[new_lead] = running[new_lead]
         if "reason" in raw.columns:
-            reasons_given = raw["reason"]
-            if isinstance(reasons_given.dtype, pd.CategoricalDtype):
-                reason_codes, reasons = used_category_codes(reasons_given)
-            else:
-                reason_codes, reasons = pd.factorize(reasons_given)
+            reason_codes, reasons = factorized(raw["reason"])
             reason = categorical_of_distinct(reason_codes[rows], pd.Index(reasons, dtype="str"))
         else:
             reason = pd.Categorical([None] * len(rows), categories=pd.Index([], dtype="str"))

@@ -288,9 +288,9 @@ def test_numbers_of_chunked_text_are_read_piece_by_piece_as_a_whole(chunks):
         ([None, None], ["a"]),
     ],
 )
-def test_used_category_codes_are_what_factorize_gives(cells, categories):
+def test_factorized_categoricals_are_what_pd_factorize_gives(cells, categories):
     s = pd.Series(cells, dtype=pd.CategoricalDtype(categories))
-    codes, distinct = values.used_category_codes(s)
+    codes, distinct = values.factorized(s)
     want_codes, want_distinct = pd.factorize(s)
     assert codes.tolist() == want_codes.tolist() and distinct.tolist() == list(want_distinct)
 
