@@ -24,7 +24,7 @@ from lifecycle import values as values_module
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.memory import release_freed_memory
-from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file
+from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file, timestamp_cells
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of, take_rows
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import (
@@ -33,6 +33,7 @@ from lifecycle.values import (
     parse_datetime,
     parse_number,
     parse_text,
+    parsed_timestamps,
     plain_integers,
 )
 
@@ -195,8 +196,14 @@ def _parse_column(
             ),
         )
     kind = TABLES[table].column(canonical).kind
+    convention = mapping.dates if mapping is not None else "auto"
+    if raw.dtype.kind == "M":  # a large file's timestamps, parsed as it was read (`reader._column_plan`)
+        if kind == "datetime" and convention in ("auto", "dayfirst", "monthfirst"):
+            parsed = parsed_timestamps(raw)
+            report.date_columns[canonical] = parsed.note
+            return _Column(parsed.values, parsed.bad, f"{canonical}: not a date in column {header!r}")
+        raw = timestamp_cells(raw)  # read as the text it was: a date format of the mapping's, or not a date
     if kind == "datetime":
-        convention = mapping.dates if mapping is not None else "auto"
         parsed = parse_datetime(raw, convention, default_order=default_order)
         if parsed.note:
             report.date_columns[canonical] = parsed.note
@@ -462,7 +469,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
             reason_texts.append(reason)
             reason_of[fresh] = len(reason_texts) - 1
             if cells is not None:  # only the rejected cells are spelled out (a column may be categorical)
-                culprits.append((np.flatnonzero(fresh), cells[fresh].astype(object).to_numpy()))
+                culprits.append((np.flatnonzero(fresh), _cell_texts(cells[fresh]).astype(object).to_numpy()))
 
     for canonical in spec.column_names:
         if canonical in detection.columns:
@@ -535,7 +542,7 @@ def _rejected_frame(
     bad = take_rows(raw.frame, rejected_at)  # a take of the few rejected rows, not a filter of every column
     parts = []
     if len(bad):
-        cells = bad.astype("str")
+        cells = pd.DataFrame({p: _cell_texts(bad[p]) for p in bad.columns}, index=bad.index)
         cells.columns = raw.headers
         kind = pd.Series(kinds, index=bad.index, dtype=str)
         value = pd.Series(culprit, index=bad.index, dtype=object)
@@ -573,6 +580,11 @@ def _rejected_frame(
     return pd.concat(parts, ignore_index=True)
 
 
+def _cell_texts(cells: pd.Series) -> pd.Series:
+    """Raw cells as the text they were read from (a large file's timestamps as well, `timestamp_cells`)."""
+    return timestamp_cells(cells) if cells.dtype.kind == "M" else cells.astype("str")
+
+
 def _dates_summary(date_columns: dict[str, str]) -> str:
     conventions = {note.split(";")[0] for note in date_columns.values()}
     if not conventions:
@@ -589,7 +601,7 @@ def read_export(
     """Every table in one export (a zip or workbook may hold several). Raises IngestError with a message
     naming the file, what was seen and how to map it, when nothing in it can be read as a table."""
     try:
-        raws = read_raw(data, name)
+        raws = read_raw(data, name, timestamps=mapping is None)  # a mapping may read the times otherwise
     except ReadError as exc:
         raise IngestError(str(exc)) from exc
     del data  # a large export's bytes are not kept while its rows are parsed
@@ -622,7 +634,7 @@ def read_export_file(
     """`read_export` of a file on disk; a plain text export is parsed as it is read (`reader.read_raw_file`)."""
     path = Path(path)
     try:
-        raws = read_raw_file(path)
+        raws = read_raw_file(path, timestamps=mapping is None)
     except ReadError as exc:
         raise IngestError(str(exc)) from exc
     except OSError as exc:

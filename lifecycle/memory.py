@@ -9,13 +9,17 @@ too: 1 GB took 1.2 s to touch instead of 0.08 s. Deriving the facts of a million
 host had taken the memory back and 12–16 s when it had not.
 
 Within `keeping_freed_memory()`, glibc serves large allocations from its heap and keeps what is freed for the
-next ones; on leaving, large allocations are mapped again and the free pages given back, so what was kept
-neither adds to a later peak nor stays with a long-running process. The CLI runs its commands within it and
-the benchmark its ingest and derivation; the app does not (its scripts run on threads, where glibc maps every
-allocation over 64 MB afresh whatever the setting, and a server should not hold on to freed memory). The ingest
-and the saving of the facts also end by giving the heap's free pages back (`release_freed_memory`), so three
-runs in one process do not stack up. Nothing here changes a result, only where memory comes from; elsewhere
-(not Linux, not glibc) it does nothing.
+next ones, on every thread: by default a thread allocates from an arena of its own, where every allocation
+over 64 MB is mapped afresh whatever the setting, so the threads started within share the main heap instead
+(the ingest reads its files on threads; numpy and pandas ask glibc for a few large blocks, not for many small
+ones, so the threads hardly wait for each other). On leaving, large allocations are mapped again and the free
+pages given back, so what was kept neither adds to a later peak nor stays with a long-running process. The one
+heap stays: glibc cannot lift a limit on its arenas (harmless where it is used: the CLI's process ends with
+its command, the benchmark measures its interactions on the main thread). The CLI runs its commands within it
+and the benchmark its ingest and derivation; the app does not (a server should not hold on to freed memory,
+nor make its sessions' threads share a heap). The ingest and the saving of the facts also end by giving the
+heap's free pages back (`release_freed_memory`), so three runs in one process do not stack up. Nothing here
+changes a result, only where memory comes from; elsewhere (not Linux, not glibc) it does nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Iterator
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 _DEFAULT_MMAP_MAX = 65536
 _LARGEST_MMAP_THRESHOLD = 32 << 20
 """Setting a threshold turns off glibc's own adjustment of them, which raises the mmap threshold to the size of
@@ -59,10 +64,10 @@ def _mallopt(*settings: tuple[int, int]) -> bool:
 
 @contextlib.contextmanager
 def keeping_freed_memory() -> Iterator[bool]:
-    """Within: every allocation is served from glibc's heap, which keeps up to `KEEP_BYTES` of what is freed
-    (yields True when set). After: large allocations mapped again (`_LARGEST_MMAP_THRESHOLD`), and the free
-    pages given back."""
-    kept = _mallopt((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, KEEP_BYTES))
+    """Within: every allocation, on any thread, is served from glibc's main heap, which keeps up to `KEEP_BYTES`
+    of what is freed (yields True when set). After: large allocations mapped again (`_LARGEST_MMAP_THRESHOLD`),
+    the free pages given back; the threads still share the one heap."""
+    kept = _mallopt((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, KEEP_BYTES), (_M_ARENA_MAX, 1))
     try:
         yield kept
     finally:

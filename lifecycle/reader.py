@@ -3,7 +3,9 @@
 `read_raw(data, name) -> list[RawTable]`: unpack `.zip`/`.gz`, decode (BOM → UTF-16 → UTF-8 with a
 Windows-1252 fallback for stray bytes), sniff the delimiter, find the real header below title / comment
 lines, collapse multi-row (survey) headers, and drop footer rows ("Grand total", "Total: …",
-"Confidential…", copyright, blank tail). Every cell stays a string here; typing happens in `lifecycle.values`.
+"Confidential…", copyright, blank tail). Every cell stays a string here (a large body's columns of whole-second
+ISO timestamps excepted, parsed as timestamps as they are read: `_column_plan`); typing happens in
+`lifecycle.values`.
 Rows the CSV parser cannot split into the header's number of fields are kept as `bad_rows` so ingest can
 list them as rejected — nothing read is lost.
 """
@@ -66,7 +68,8 @@ class RawTable:
     name: str
     headers: list[str]
     frame: pd.DataFrame
-    """Columns named by position `c0..cN` (headers may repeat), dtype str, empty cells as NA."""
+    """Columns named by position `c0..cN` (headers may repeat), dtype str (categorical, or datetime64[us] for
+    a large body's timestamps: `_column_plan`), empty cells as NA."""
     rows: pd.Series
     """Spreadsheet row number (1-based, as a user sees it in the file) of every frame row."""
     encoding: str = "utf-8"
@@ -86,17 +89,18 @@ class RawTable:
 # ---------------------------------------------------------------------------------------------- containers
 
 
-def read_raw(data: bytes, name: str, *, limit: int | None = None) -> list[RawTable]:
-    """All tables in one uploaded file (several for a zip or a multi-sheet workbook)."""
+def read_raw(data: bytes, name: str, *, limit: int | None = None, timestamps: bool = True) -> list[RawTable]:
+    """All tables in one uploaded file (several for a zip or a multi-sheet workbook). `timestamps` False: a
+    large body's columns of timestamps stay text too (`_column_plan`; a mapping file may read them otherwise)."""
     limit = limits.MAX_DECOMPRESSED.value() if limit is None else limit
     lower = name.lower()
     if not _packed(data, lower):
-        return [_read_text(data, name)]
+        return [_read_text(data, name, timestamps=timestamps)]
     if lower.endswith(".zip") or data[:4] == b"PK\x03\x04" and not lower.endswith(EXCEL_SUFFIXES):
-        return _read_zip(data, name, limit)
+        return _read_zip(data, name, limit, timestamps)
     if lower.endswith(".gz") or data[:2] == b"\x1f\x8b":
         inner = name[:-3] if lower.endswith(".gz") else name
-        return read_raw(_gunzip(data, name, limit), inner, limit=limit)
+        return read_raw(_gunzip(data, name, limit), inner, limit=limit, timestamps=timestamps)
     return _read_excel(data, name)  # an Excel suffix, or a workbook's (PK / OLE) signature
 
 
@@ -126,7 +130,7 @@ def _gunzip(data: bytes, name: str, limit: int) -> bytes:
     return out.getvalue()
 
 
-def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
+def _read_zip(data: bytes, name: str, limit: int, timestamps: bool) -> list[RawTable]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -158,7 +162,7 @@ def _read_zip(data: bytes, name: str, limit: int) -> list[RawTable]:
             raise ReadError(
                 f"{member_name}: expands past the {limits.MAX_DECOMPRESSED.text(limit)} limit — refused ({limits.MAX_DECOMPRESSED.hint()})"
             )
-        tables.extend(read_raw(content, member_name, limit=limit))
+        tables.extend(read_raw(content, member_name, limit=limit, timestamps=timestamps))
     if not tables:
         raise ReadError(f"{name}: the archive holds no .csv, .tsv, .txt or Excel file")
     return tables
@@ -445,7 +449,9 @@ def _utf8_head(data: bytes, size: int) -> tuple[str, int, str] | None:
     return text, bom, "utf-8-sig" if bom else "utf-8"
 
 
-def read_raw_file(path: str | os.PathLike[str], name: str | None = None) -> list[RawTable]:
+def read_raw_file(
+    path: str | os.PathLike[str], name: str | None = None, *, timestamps: bool = True
+) -> list[RawTable]:
     """`read_raw` of a file on disk. A plain UTF-8 text export is parsed as it is read from disk, so its bytes
     are never all in memory at once; any other file (zip, gzip, workbook, another encoding) is read whole."""
     path = Path(path)
@@ -455,14 +461,14 @@ def read_raw_file(path: str | os.PathLike[str], name: str | None = None) -> list
         head = fh.read(_HEAD_BYTES + 8)
     whole = len(head) >= size
     if whole or _packed(head, name.lower()):
-        return read_raw(head if whole else path.read_bytes(), name)
+        return read_raw(head if whole else path.read_bytes(), name, timestamps=timestamps)
     try:
-        return [_read_text(head, name, file=_Body(path=path, size=size))]
+        return [_read_text(head, name, file=_Body(path=path, size=size), timestamps=timestamps)]
     except _NotUtf8:
-        return read_raw(path.read_bytes(), name)
+        return read_raw(path.read_bytes(), name, timestamps=timestamps)
 
 
-def _read_text(data: bytes, name: str, file: _Body | None = None) -> RawTable:
+def _read_text(data: bytes, name: str, file: _Body | None = None, *, timestamps: bool = True) -> RawTable:
     """A text export from its bytes, or (`file`) from the start of a file on disk held in `data`; a file
     raises `_NotUtf8` when it has to be decoded whole."""
     if _NON_SPACE.search(data) is None and (file is None or not file.has(_NON_SPACE)):
@@ -478,17 +484,24 @@ def _read_text(data: bytes, name: str, file: _Body | None = None) -> RawTable:
     fast = _utf8_head(data, file.size if file is not None else len(data))
     if fast is not None:
         try:
-            return _read_text_body(data, name, *fast, file=file)
+            return _read_text_body(data, name, *fast, file=file, timestamps=timestamps)
         except _NotUtf8:
             if file is not None:
                 raise
     if file is not None:
         raise _NotUtf8(name)
-    return _read_text_body(data, name, None, 0, "")
+    return _read_text_body(data, name, None, 0, "", timestamps=timestamps)
 
 
 def _read_text_body(
-    data: bytes, name: str, head: str | None, bom: int, encoding: str, file: _Body | None = None
+    data: bytes,
+    name: str,
+    head: str | None,
+    bom: int,
+    encoding: str,
+    file: _Body | None = None,
+    *,
+    timestamps: bool = True,
 ) -> RawTable:
     """`_read_text` once the encoding is known: `head` is the decoded start of a UTF-8 file whose body Arrow
     parses from `data` in place (or from `file` as it reads it); without it the whole file is decoded first
@@ -547,13 +560,16 @@ def _read_text_body(
         body = _Body.in_memory(pa.py_buffer(text.encode("utf-8")).slice(start))
     if one_line:
         body = _Body.in_memory(pa.py_buffer(b""))
-    dictionary = _repeating_columns(body, positions, delimiter) if body.size >= DICTIONARY_BYTES else set()
-    table = _arrow_parse(body, positions, delimiter, on_invalid, name, threads=True, dictionary=dictionary)
-    if bad_rows:  # re-read single-threaded: only then does the parser know the bad rows' line numbers
+    dictionary, stamps = (
+        _column_plan(body, positions, delimiter, timestamps=timestamps)
+        if body.size >= DICTIONARY_BYTES
+        else (set(), set())
+    )
+    try:
+        table = _parse_all(body, positions, delimiter, on_invalid, name, bad_rows, dictionary, stamps)
+    except _NotTimestamps:  # a cell further down is not one: every such column read as text after all
         bad_rows.clear()
-        table = _arrow_parse(
-            body, positions, delimiter, on_invalid, name, threads=False, dictionary=dictionary
-        )
+        table = _parse_all(body, positions, delimiter, on_invalid, name, bad_rows, dictionary, set())
     del body, text
     pending = {p: table.column(p) for p in positions}
     del table
@@ -572,7 +588,11 @@ def _read_text_body(
     if recovered:
         extra = pd.DataFrame([cells for _, cells in recovered], columns=positions, dtype="str")
         extra = extra.mask(extra == "").astype("str")
-        frame = pd.concat([frame.astype("str"), extra], ignore_index=True)
+        text = {
+            p: timestamp_cells(frame[p]) if frame[p].dtype.kind == "M" else frame[p].astype("str")
+            for p in positions
+        }
+        frame = pd.concat([pd.DataFrame(text, index=frame.index), extra], ignore_index=True)
         rows_no = pd.concat(
             [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")],
             ignore_index=True,
@@ -605,6 +625,29 @@ def _read_text_body(
     _check_length(raw)
     raw.skipped_lines = len(raw.skipped)
     return raw
+
+
+def _parse_all(
+    body: _Body,
+    positions: list[str],
+    delimiter: str,
+    on_invalid,
+    name: str,
+    bad_rows: list[BadRow],
+    dictionary: Collection[str],
+    stamps: Collection[str],
+) -> pa.Table:
+    """`_arrow_parse` of the whole body on every core; again on one when some rows are invalid (only then does
+    the parser know their line numbers)."""
+    table = _arrow_parse(
+        body, positions, delimiter, on_invalid, name, threads=True, dictionary=dictionary, stamps=stamps
+    )
+    if bad_rows:
+        bad_rows.clear()
+        table = _arrow_parse(
+            body, positions, delimiter, on_invalid, name, threads=False, dictionary=dictionary, stamps=stamps
+        )
+    return table
 
 
 def _footer_block(bad_rows: list[BadRow], delimiter: str, last_data_line: int) -> set[int]:
@@ -699,9 +742,27 @@ def _offset_after_lines(text: str, n: int) -> int:
 _CODES = pa.dictionary(pa.int32(), pa.large_string())
 
 
-def _repeating_columns(body: _Body, positions: list[str], delimiter: str) -> set[str]:
-    """The columns whose values repeat in the start of a large body (`_SAMPLE_BODY_BYTES`, cut after its last
-    line break): those are parsed dictionary-encoded. Every column when the sample does not parse."""
+_TIMESTAMP_CELL = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+"""A text cell a large body's column may be parsed as a timestamp by Arrow from: ISO 8601 in whole seconds,
+as exports write them, which `timestamp_cells` gives back as it was (where text is needed: a rejected row, a
+column ingest reads as text)."""
+
+_STAMP = pa.timestamp("us")
+
+
+class _NotTimestamps(Exception):
+    """A column parsed as timestamps (`_column_plan`) holds a cell further down that is not one."""
+
+
+def _column_plan(
+    body: _Body, positions: list[str], delimiter: str, *, timestamps: bool = True
+) -> tuple[set[str], set[str]]:
+    """Which columns of a large body are parsed dictionary-encoded, and which as timestamps, from its start
+    (`_SAMPLE_BODY_BYTES`, cut after its last line break). Dictionary-encoded: the columns whose values repeat
+    there. Timestamps: those whose every cell there is one in whole seconds (`_TIMESTAMP_CELL`, at least one):
+    Arrow types them as it parses the body, no text of 20 million cells made to be parsed again (should a cell
+    further down be something else, the body is parsed again with them as text). Every column
+    dictionary-encoded when the sample does not parse; none as timestamps when not `timestamps`."""
     with body.open() as stream:
         sample = stream.read(_SAMPLE_BODY_BYTES)
     sample = sample[: sample.rfind(b"\n") + 1]
@@ -715,16 +776,41 @@ def _repeating_columns(body: _Body, positions: list[str], delimiter: str) -> set
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=b'"' in sample, invalid_row_handler=lambda _: "skip"
             ),
-            convert_options=pacsv.ConvertOptions(column_types={p: _CODES for p in positions}),
+            convert_options=pacsv.ConvertOptions(
+                column_types={p: _CODES for p in positions}, strings_can_be_null=True, null_values=[""]
+            ),
         )
     except pa.ArrowInvalid:
-        return set(positions)
-    return {
+        return set(positions), set()
+    stamps = set()
+    for p in positions if timestamps else ():
+        chunks = table.column(p).chunks
+        values = (
+            pa.concat_arrays([chunk.dictionary for chunk in chunks]) if chunks else pa.array([], pa.string())
+        )
+        if len(values) and pc.all(pc.match_substring_regex(values, _TIMESTAMP_CELL)).as_py():
+            stamps.add(p)
+    dictionary = {
         p
         for p in positions
-        if sum(len(chunk.dictionary) for chunk in table.column(p).chunks)
+        if p not in stamps
+        and sum(len(chunk.dictionary) for chunk in table.column(p).chunks)
         <= DISTINCT_SHARE / 2 * table.num_rows
     }
+    return dictionary, stamps
+
+
+def timestamp_cells(values: pd.Series) -> pd.Series:
+    """Timestamps a column was parsed into (`_column_plan`) as text cells: "YYYY-MM-DD hh:mm:ss", as the start
+    of the column wrote them, with six digits of a fraction of a second where there is one; missing stays
+    missing. A cell further down in another ISO 8601 form Arrow accepts (a date alone, a "T", no seconds, a
+    fraction) comes back in this form, with the same time."""
+    stamps = pa.array(values, type=_STAMP, from_pandas=True)
+    text = pc.cast(stamps, pa.large_string())  # "YYYY-MM-DD hh:mm:ss.ffffff"
+    ticks = np.asarray(values.to_numpy(dtype="datetime64[us]")).view(np.int64)
+    whole = pa.array(ticks % 1_000_000 == 0)
+    cells = pc.if_else(whole, pc.utf8_slice_codeunits(text, 0, 19), text)
+    return pd.Series(pd.array(cells, dtype="str"), index=values.index, copy=False)
 
 
 _BLOCK_BYTES = 1 << 22
@@ -740,8 +826,10 @@ def _arrow_parse(
     *,
     threads: bool,
     dictionary: Collection[str] = (),
+    stamps: Collection[str] = (),
 ) -> pa.Table:
-    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`).
+    """The body's cells as text; the columns named in `dictionary` dictionary-encoded (`DICTIONARY_BYTES`), those
+    in `stamps` as timestamps (`_NotTimestamps` when a cell is not one).
 
     A quoted body may hold line breaks inside quoted values, so Arrow has to find its block boundaries with a
     quote-aware pass over every byte, on one core, before the blocks are parsed on all. Most exports quote
@@ -752,14 +840,19 @@ def _arrow_parse(
         return pa.table({p: pa.array([], pa.large_string()) for p in positions})
     quoted = body.has(re.compile(rb'"'))
     if quoted and threads:
-        table = _blocks_cut_at_line_breaks(body, positions, delimiter, name, dictionary)
+        table = _blocks_cut_at_line_breaks(body, positions, delimiter, name, dictionary, stamps)
         if table is not None:
             return table
-    return _read_body(body, positions, delimiter, on_invalid, name, threads, quoted, dictionary)
+    return _read_body(body, positions, delimiter, on_invalid, name, threads, quoted, dictionary, stamps)
 
 
 def _blocks_cut_at_line_breaks(
-    body: _Body, positions: list[str], delimiter: str, name: str, dictionary: Collection[str]
+    body: _Body,
+    positions: list[str],
+    delimiter: str,
+    name: str,
+    dictionary: Collection[str],
+    stamps: Collection[str],
 ) -> pa.Table | None:
     """The body parsed on all cores in blocks cut at line breaks, or None when that parse may differ from the
     quote-aware one, or has invalid rows (which the quote-aware parse then reports).
@@ -776,9 +869,11 @@ def _blocks_cut_at_line_breaks(
     with ThreadPoolExecutor(1) as pool:  # the lines are counted while the body is parsed
         lines = pool.submit(_line_count, body)
         try:
-            table = _read_body(body, positions, delimiter, invalid.append, name, True, False, dictionary)
-        except ReadError:
-            return None  # the quote-aware parse says what is wrong
+            table = _read_body(
+                body, positions, delimiter, invalid.append, name, True, False, dictionary, stamps
+            )
+        except (ReadError, _NotTimestamps):
+            return None  # the quote-aware parse says what is wrong (or that a cell is not a timestamp)
         if invalid or table.num_rows != lines.result() or any(map(_holds_line_break, table.columns)):
             return None
     return table
@@ -787,6 +882,8 @@ def _blocks_cut_at_line_breaks(
 def _holds_line_break(column: pa.ChunkedArray) -> bool:
     """Whether a text cell of `column` (a dictionary's values, for codes) holds \\n or \\r: a scan of the
     bytes of the values, not of each cell."""
+    if pa.types.is_timestamp(column.type):
+        return False
     for chunk in column.chunks:
         values = (chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk).cast(pa.large_string())
         if not len(values):
@@ -812,9 +909,13 @@ def _read_body(
     threads: bool,
     quoted: bool,
     dictionary: Collection[str],
+    stamps: Collection[str] = (),
 ) -> pa.Table:
     """`read_csv` of the body; `quoted` parses it quote-aware (line breaks inside quoted values). Only the
     invalid rows of the parse that succeeds are handed to `on_invalid`."""
+    types = {
+        p: _STAMP if p in stamps else _CODES if p in dictionary else pa.large_string() for p in positions
+    }
     block = _BLOCK_BYTES
     while True:
         invalid: list[pacsv.InvalidRow] = []
@@ -835,7 +936,7 @@ def _read_body(
                     ),
                     convert_options=pacsv.ConvertOptions(
                         # pandas' own str layout, or codes into it
-                        column_types={p: _CODES if p in dictionary else pa.large_string() for p in positions},
+                        column_types=types,
                         strings_can_be_null=True,
                         null_values=[""],
                         quoted_strings_can_be_null=True,
@@ -851,11 +952,17 @@ def _read_body(
                 continue
             if "invalid UTF8" in msg:
                 raise _NotUtf8(name) from exc
+            if stamps and f"conversion error to {_STAMP}" in msg:
+                raise _NotTimestamps(msg) from exc
             raise ReadError(f"{name}: the CSV parser stopped: {msg}") from exc
 
 
 _COUNT_BYTES = 1 << 24
 """`_line_count` reads a body this much at a time."""
+
+_COUNT_SLICE = 1 << 18
+"""`_line_count` compares a piece's bytes this many at a time, while they and their mask are in the cache (a
+third less time than comparing the whole piece at once)."""
 
 
 def _line_count(body: _Body) -> int:
@@ -865,13 +972,17 @@ def _line_count(body: _Body) -> int:
     breaks = 0
     previous = 0  # the last byte of the previous piece
     ending = b""  # the line breaks at the end of the body so far
-    is_break = np.empty(_COUNT_BYTES, dtype=bool)
-    for data in _pieces(body):
-        mask = is_break[: len(data)]
-        breaks += int(np.count_nonzero(np.equal(data, 10, out=mask)))
-        returns = int(np.count_nonzero(np.equal(data, 13, out=mask)))
-        if returns:  # a \\r\\n is one line break
-            breaks += returns - int(np.count_nonzero(mask[:-1] & (data[1:] == 10)))
+    in_slice = np.empty(min(_COUNT_SLICE, _COUNT_BYTES), dtype=bool)
+    for data, may_return in _pieces(body):
+        breaks += sum(
+            int(np.count_nonzero(np.equal(part, 10, out=in_slice[: len(part)])))
+            for part in (data[at : at + _COUNT_SLICE] for at in range(0, len(data), _COUNT_SLICE))
+        )
+        if may_return:  # a \\r\\n is one line break
+            is_return = data == 13
+            returns = int(np.count_nonzero(is_return))
+            if returns:
+                breaks += returns - int(np.count_nonzero(is_return[:-1] & (data[1:] == 10)))
         if previous == 13 and data[0] == 10:
             breaks -= 1
         previous = int(data[-1])
@@ -885,30 +996,33 @@ def _line_count(body: _Body) -> int:
 
 
 def _pieces(body: _Body):
-    """The bytes of `body`, `_COUNT_BYTES` at a time, as uint8 arrays (a file's in one reused buffer)."""
+    """The bytes of `body`, `_COUNT_BYTES` at a time, as uint8 arrays (a file's in one reused buffer), each with
+    whether it may hold a \\r (a file's pieces are searched for one: most files have none)."""
     if body.buffer is not None:
         data = np.frombuffer(body.buffer, dtype=np.uint8)
         for at in range(0, len(data), _COUNT_BYTES):
-            yield data[at : at + _COUNT_BYTES]
+            yield data[at : at + _COUNT_BYTES], True
         return
     assert body.path is not None
     buffer = bytearray(_COUNT_BYTES)
     with open(body.path, "rb", buffering=0) as fh:
         fh.seek(body.start)
         while size := fh.readinto(buffer):
-            yield np.frombuffer(buffer, dtype=np.uint8, count=size)
+            yield np.frombuffer(buffer, dtype=np.uint8, count=size), buffer.find(b"\r", 0, size) >= 0
 
 
 def _strings_frame(pending: dict[str, pa.ChunkedArray]) -> pd.DataFrame:
     """Trimmed text cells, empty → missing; done in Arrow, column by column, because files can be wide (and
     long: each parsed column is taken out of `pending`, which ends empty, and let go as soon as its trimmed
     copy exists; pandas holds that copy as is). A dictionary-encoded column becomes a categorical of its
-    trimmed distinct values when they repeat (`DISTINCT_SHARE`), else str."""
+    trimmed distinct values when they repeat (`DISTINCT_SHARE`), else str; timestamps stay as they are."""
     columns: dict[str, pd.Series] = {}
     for p in list(pending):
         column = pending.pop(p)
         if pa.types.is_dictionary(column.type):
             columns[p] = _dictionary_cells(column)
+        elif pa.types.is_timestamp(column.type):
+            columns[p] = pd.Series(column.to_numpy(), copy=False)
         else:
             columns[p] = pd.Series(pd.array(_trimmed(column), dtype="str"), copy=False)
     return pd.DataFrame(columns, copy=False) if columns else pd.DataFrame()

@@ -540,6 +540,12 @@ def parse_datetime(
     return _checked(out, present, "; ".join(note_parts))
 
 
+def parsed_timestamps(values: pd.Series) -> Parsed:
+    """`parse_datetime` of a column Arrow parsed into timestamps as it read the file (`reader._column_plan`):
+    every cell was naive ISO 8601, as `parse_datetime`'s first way finds; only the implausible years are bad."""
+    return _checked(values.astype(DATETIME_DTYPE), None, "ISO 8601")
+
+
 def _checked(out: pd.Series, present: pd.Series | None, note: str) -> Parsed:
     """`out` without dates outside the plausible years, which are bad, as are the `present` cells that did not
     parse (`present` None: `out` is missing exactly where the cells were, an exact cast)."""

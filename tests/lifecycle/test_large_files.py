@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from lifecycle import reader
 from lifecycle.ingest import read_export, read_export_file
+from lifecycle.mapping import ColumnMapping
 from lifecycle.schema import categorical_as_text, take_rows
 
 EVENTS = (
@@ -321,15 +322,17 @@ def test_a_row_completed_from_the_next_read_is_read_quote_aware(data, block, mon
 @given(
     data=st.text(st.sampled_from(["a", "\r", "\n", '"', "é"]), min_size=1, max_size=60).map(str.encode),
     piece=st.sampled_from([1, 2, 3, 5, 8, 64]),
+    part=st.sampled_from([1, 2, 3, 1 << 18]),
     skip=st.integers(0, 3),
 )
-def test_lines_are_counted_as_the_parser_ends_them(data, piece, skip):
+def test_lines_are_counted_as_the_parser_ends_them(data, piece, part, skip):
     if not data.strip(b"\r\n"):
         return
     # \r\n, \n and a lone \r each end a line; the line breaks after the last line end none
     want = len(re.findall(rb"\r\n|\n|\r", data.rstrip(b"\r\n"))) + 1
     with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
         patch.setattr(reader, "_COUNT_BYTES", piece)
+        patch.setattr(reader, "_COUNT_SLICE", part)  # the bytes of a piece compared a part at a time
         assert reader._line_count(reader._Body.in_memory(pa.py_buffer(data))) == want
         path = Path(folder) / "body.csv"
         path.write_bytes(b"x" * skip + data)
@@ -346,3 +349,145 @@ def test_the_invalid_rows_of_a_parse_given_up_on_are_not_listed(monkeypatch):
         invalid: list[pa.csv.InvalidRow] = []
         table = reader._read_body(body, ["c0", "c1", "c2"], ",", invalid.append, "t", threads, True, ())
         assert table.num_rows == 2 and [row.text for row in invalid] == ['"short"']
+
+
+# ---------------------------------------------------------------------------------------------- timestamps
+# A large body's columns whose start holds only timestamps in whole seconds are parsed as timestamps by Arrow
+# (`reader._column_plan`); the ingest must be exactly the plain road's, and a cell further down that is not one
+# sends the column back to text.
+
+DATED = EVENTS.replace(b"L2,click,not a date,", b"L2,click,2024-02-01 11:00:00,")
+
+
+def test_timestamp_columns_are_parsed_as_timestamps_and_ingest_like_text(monkeypatch):
+    want = read_export(DATED, "events.csv")
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    (raw,) = reader.read_raw(DATED, "events.csv")
+    dtypes = dict(zip(raw.headers, raw.frame.dtypes, strict=True))
+    assert dtypes["At"] == np.dtype("datetime64[us]")
+    assert isinstance(dtypes["Event"], pd.CategoricalDtype)
+    got = read_export(DATED, "events.csv")
+    assert_same_ingest(got, want)
+    # the rejected rows list the time as the file wrote it (a duplicate row, "opn", no recipient)
+    rejected = got[0].rejected_rows.set_index("row")["At"].dropna()
+    assert rejected.to_dict() == {
+        2: "2024-01-01 10:00:00",
+        63: "2024-02-01 10:00:00",
+        65: "2024-02-02 10:00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [b"not a date", b" 2024-02-01 11:00:00", b"2024-02-01T11:00:00Z", b"2024-02-30 11:00:00", b"N/A", b"-"],
+)
+def test_a_later_cell_that_is_not_a_timestamp_reads_the_column_as_text(cell, tmp_path, monkeypatch):
+    data = EVENTS.replace(b"L2,click,not a date,", b"L2,click," + cell + b",")
+    want = read_export(data, "events.csv")
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    monkeypatch.setattr(reader, "_SAMPLE_BODY_BYTES", 400)  # the start: timestamps only
+    body = reader._Body.in_memory(pa.py_buffer(data[data.index(b"\n") + 1 :]))
+    assert reader._column_plan(body, list("abcdef"), ",")[1] == {"c"}
+    (raw,) = reader.read_raw(data, "events.csv")
+    assert str(raw.frame.iloc[:, 2].dtype) == "str"
+    assert_same_ingest(read_export(data, "events.csv"), want)
+    monkeypatch.setattr(reader, "_HEAD_BYTES", 200)  # parsed from disk
+    (tmp_path / "events.csv").write_bytes(data)
+    assert_same_ingest(read_export_file(tmp_path / "events.csv"), want)
+
+
+def test_only_columns_of_whole_second_timestamps_are_parsed_as_timestamps():
+    body = (
+        b"2024-01-05 10:00:00,2024-01-05,,2024-01-05 10:00:00,x\n"
+        b"2024-01-06 11:30:59,2024-01-06,,2024-01-05 10:00:00.5,2024-01-05 10:00:00\n"
+        b",2024-01-07,,2024-01-05T10:00:00,\n"
+    )
+    columns = ["a", "b", "c", "d", "e"]
+    dictionary, stamps = reader._column_plan(reader._Body.in_memory(pa.py_buffer(body)), columns, ",")
+    assert stamps == {"a"}  # dates alone, an empty column, fractions, a T, other text: left as text
+    assert "a" not in dictionary
+
+
+def test_timestamps_read_back_as_the_text_they_were_read_from():
+    stamps = pd.Series(
+        np.array(["2024-01-05T10:00:00", "NaT", "2024-01-05T10:00:00.250", "0001-01-01T00:00:00"], "M8[us]")
+    )
+    cells = reader.timestamp_cells(stamps)
+    assert str(cells.dtype) == "str"
+    assert cells.tolist()[:1] + cells.tolist()[2:] == [
+        "2024-01-05 10:00:00", "2024-01-05 10:00:00.250000", "0001-01-01 00:00:00",
+    ]  # fmt: skip
+    assert pd.isna(cells[1])
+
+
+def test_an_implausible_year_parsed_as_a_timestamp_is_rejected_quoting_its_text(monkeypatch):
+    data = DATED.replace(b"L2,click,2024-02-01 11:00:00,", b"L2,click,1850-02-01 11:00:00,")
+    want = read_export(data, "events.csv")
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    assert reader.read_raw(data, "events.csv")[0].frame.iloc[:, 2].dtype.kind == "M"
+    got = read_export(data, "events.csv")
+    assert_same_ingest(got, want)
+    assert got[0].rejected_rows.set_index("row")["reason"][64] == (
+        "at: not a date in column 'At': '1850-02-01 11:00:00'"
+    )
+
+
+def test_a_fraction_of_a_second_further_down_leaves_the_other_cells_text_as_they_were(monkeypatch):
+    data = DATED.replace(b"Grand total", b"L6,open,2024-02-06 10:00:00.5,Welcome 1,Welcome,1\nGrand total")
+    want = read_export(data, "events.csv")
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    monkeypatch.setattr(reader, "_SAMPLE_BODY_BYTES", 400)  # the start: whole seconds only
+    assert reader.read_raw(data, "events.csv")[0].frame.iloc[:, 2].dtype.kind == "M"
+    got = read_export(data, "events.csv")
+    assert_same_ingest(got, want)  # the rejected rows' times without a fraction, as written
+    assert got[0].frame["at"].max() == pd.Timestamp("2024-02-06 10:00:00.5")
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        # a date format of the mapping's parses the text the timestamps were read from
+        ColumnMapping("email_events", dates="%Y-%m-%d %H:%M:%S"),
+        # the times mapped to a text column (the step) are that text
+        ColumnMapping("email_events", columns={"step": "At", "email": "Email", "at": "At"}),
+    ],
+)
+def test_with_a_mapping_timestamps_are_read_as_text(mapping, tmp_path, monkeypatch):
+    # A mapping may read the times otherwise than as ISO 8601, and the text of a fraction of a second, or of a
+    # date without a time, is not what the timestamps would give back: the reader leaves them text.
+    data = DATED.replace(b"Grand total", b"L6,open,2024-02-06 10:00:00.5,Welcome 1,Welcome,1\nGrand total")
+    want = read_export(data, "events.csv", mapping=mapping)
+    quoted = want[0].rejected_rows["reason"].str.contains("'2024-02-06 10:00:00.5'").any()
+    assert quoted == (mapping.dates != "auto")  # rejected by the format as written
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    monkeypatch.setattr(reader, "_SAMPLE_BODY_BYTES", 400)
+    assert reader.read_raw(data, "events.csv")[0].frame.iloc[:, 2].dtype.kind == "M"
+    assert str(reader.read_raw(data, "events.csv", timestamps=False)[0].frame.iloc[:, 2].dtype) == "str"
+    assert_same_ingest(read_export(data, "events.csv", mapping=mapping), want)
+    monkeypatch.setattr(reader, "_HEAD_BYTES", 200)  # parsed from disk
+    (tmp_path / "events.csv").write_bytes(data)
+    assert_same_ingest(read_export_file(tmp_path / "events.csv", mapping=mapping), want)
+
+
+def test_timestamps_taken_for_a_text_column_are_the_text_they_were_read_from(monkeypatch):
+    # No mapping, and a column of times under a text column's header (the step): their text, as written
+    data = re.sub(rb",Welcome,\d(\r?\n)", rb",Welcome,2024-01-01 09:00:00\1", DATED)
+    want = read_export(data, "events.csv")
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    assert reader.read_raw(data, "events.csv")[0].frame.iloc[:, 5].dtype.kind == "M"
+    got = read_export(data, "events.csv")
+    assert_same_ingest(got, want)
+    assert set(got[0].frame["step"].astype(str)) == {"2024-01-01 09:00:00"}
+
+
+def test_lines_swallowed_by_a_quote_and_recovered_keep_the_times_text(monkeypatch):
+    # An unbalanced quote swallows a line, which is recovered; the frame becomes text, the times' as written
+    # (a fraction of a second elsewhere in the column must not add ".000" to every other time).
+    data = DATED.replace(b"L3,Click,2024-02-03 10:00:00,", b"L3,Click,2024-02-03 10:00:00.5,").replace(
+        b"L5,sent,2024-02-05 10:00:00,Welcome 2,Welcome\n",
+        b'L5,sent,2024-02-05 10:00:00,"Welcome 2,Welcome,1\nL6,open,2024-02-06 10:00:00,Welcome 2,Welcome,1\n',
+    )
+    want = read_export(data, "events.csv")
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    monkeypatch.setattr(reader, "_SAMPLE_BODY_BYTES", 400)
+    assert_same_ingest(read_export(data, "events.csv"), want)
