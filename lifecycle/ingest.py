@@ -24,7 +24,7 @@ from lifecycle import values as values_module
 from lifecycle import workspace
 from lifecycle.mapping import ColumnMapping, Detection, MappingError, apply_mapping, detect_table
 from lifecycle.memory import release_freed_memory
-from lifecycle.reader import RawTable, ReadError, read_raw, read_raw_file, timestamp_cells
+from lifecycle.reader import RawTable, ReadError, cell_texts, read_raw, read_raw_file, timestamp_cells
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of, take_rows
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import (
@@ -469,7 +469,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
             reason_texts.append(reason)
             reason_of[fresh] = len(reason_texts) - 1
             if cells is not None:  # only the rejected cells are spelled out (a column may be categorical)
-                culprits.append((np.flatnonzero(fresh), _cell_texts(cells[fresh]).astype(object).to_numpy()))
+                culprits.append((np.flatnonzero(fresh), cell_texts(cells[fresh]).astype(object).to_numpy()))
 
     for canonical in spec.column_names:
         if canonical in detection.columns:
@@ -542,7 +542,7 @@ def _rejected_frame(
     bad = take_rows(raw.frame, rejected_at)  # a take of the few rejected rows, not a filter of every column
     parts = []
     if len(bad):
-        cells = pd.DataFrame({p: _cell_texts(bad[p]) for p in bad.columns}, index=bad.index)
+        cells = pd.DataFrame({p: cell_texts(bad[p]) for p in bad.columns}, index=bad.index)
         cells.columns = raw.headers
         kind = pd.Series(kinds, index=bad.index, dtype=str)
         value = pd.Series(culprit, index=bad.index, dtype=object)
@@ -578,11 +578,6 @@ def _rejected_frame(
     if not parts:
         return pd.DataFrame({"row": pd.array([], dtype="Int64"), "reason": [], "reason_kind": []})
     return pd.concat(parts, ignore_index=True)
-
-
-def _cell_texts(cells: pd.Series) -> pd.Series:
-    """Raw cells as the text they were read from (a large file's timestamps as well, `timestamp_cells`)."""
-    return timestamp_cells(cells) if cells.dtype.kind == "M" else cells.astype("str")
 
 
 def _dates_summary(date_columns: dict[str, str]) -> str:

@@ -588,11 +588,8 @@ def _read_text_body(
     if recovered:
         extra = pd.DataFrame([cells for _, cells in recovered], columns=positions, dtype="str")
         extra = extra.mask(extra == "").astype("str")
-        text = {
-            p: timestamp_cells(frame[p]) if frame[p].dtype.kind == "M" else frame[p].astype("str")
-            for p in positions
-        }
-        frame = pd.concat([pd.DataFrame(text, index=frame.index), extra], ignore_index=True)
+        text = pd.DataFrame({p: cell_texts(frame[p]) for p in positions}, index=frame.index)
+        frame = pd.concat([text, extra], ignore_index=True)
         rows_no = pd.concat(
             [rows_no, pd.Series([body_skip + line for line, _ in recovered], dtype="int64")],
             ignore_index=True,
@@ -811,6 +808,11 @@ def timestamp_cells(values: pd.Series) -> pd.Series:
     whole = pa.array(ticks % 1_000_000 == 0)
     cells = pc.if_else(whole, pc.utf8_slice_codeunits(text, 0, 19), text)
     return pd.Series(pd.array(cells, dtype="str"), index=values.index, copy=False)
+
+
+def cell_texts(cells: pd.Series) -> pd.Series:
+    """A raw column's cells as text: a large body's timestamps as `timestamp_cells` gives them, others as str."""
+    return timestamp_cells(cells) if cells.dtype.kind == "M" else cells.astype("str")
 
 
 _BLOCK_BYTES = 1 << 22
