@@ -738,6 +738,11 @@ def _offset_after_lines(text: str, n: int) -> int:
 
 _CODES = pa.dictionary(pa.int32(), pa.large_string())
 
+_BYTE_CODES = pa.dictionary(pa.int32(), pa.large_binary())
+"""How `_read_body` has Arrow parse a dictionary-encoded column: codes into bytes, which `_text_codes` makes
+codes into text, checking once per distinct value that it is UTF-8. Parsed as codes into text, every cell is
+checked (a sixth of the CPU time of parsing 21 M e-mail events)."""
+
 
 _TIMESTAMP_CELL = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 """A text cell a large body's column may be parsed as a timestamp by Arrow from: ISO 8601 in whole seconds,
@@ -916,7 +921,7 @@ def _read_body(
     """`read_csv` of the body; `quoted` parses it quote-aware (line breaks inside quoted values). Only the
     invalid rows of the parse that succeeds are handed to `on_invalid`."""
     types = {
-        p: _STAMP if p in stamps else _CODES if p in dictionary else pa.large_string() for p in positions
+        p: _STAMP if p in stamps else _BYTE_CODES if p in dictionary else pa.large_string() for p in positions
     }
     block = _BLOCK_BYTES
     while True:
@@ -944,6 +949,7 @@ def _read_body(
                         quoted_strings_can_be_null=True,
                     ),
                 )
+            table = _text_codes(table, name)
             for row in invalid:
                 on_invalid(row)
             return table
@@ -957,6 +963,18 @@ def _read_body(
             if stamps and f"conversion error to {_STAMP}" in msg:
                 raise _NotTimestamps(msg) from exc
             raise ReadError(f"{name}: the CSV parser stopped: {msg}") from exc
+
+
+def _text_codes(table: pa.Table, name: str) -> pa.Table:
+    """`table` with its columns of codes into bytes (`_BYTE_CODES`) as codes into text (the same codes; only
+    the distinct values are checked and cast); `_NotUtf8` when a value is not UTF-8."""
+    for i, column in enumerate(table.schema):
+        if column.type == _BYTE_CODES:
+            try:
+                table = table.set_column(i, column.name, table.column(i).cast(_CODES))
+            except pa.ArrowInvalid as exc:
+                raise _NotUtf8(name) from exc
+    return table
 
 
 _COUNT_BYTES = 1 << 24

@@ -162,6 +162,39 @@ def test_files_ingested_from_disk_match_their_bytes(tmp_path, monkeypatch):
         assert_same_ingest(read_export_file(path), read_export(data, name))
 
 
+def test_codes_parsed_into_bytes_become_the_same_codes_into_text():
+    # Arrow parses a dictionary-encoded column as codes into bytes; each distinct value is checked to be UTF-8
+    # once, after the parse, and the codes are kept as they are.
+    codes = pa.DictionaryArray.from_arrays(
+        pa.array([1, 0, None, 1], pa.int32()), pa.array([b"Open", "Clické".encode()], pa.large_binary())
+    )
+    text = pa.array(list("abcdefgh"), pa.large_string())
+    table = pa.table({"c0": pa.chunked_array([codes, codes]), "c1": text})
+    got = reader._text_codes(table, "events.csv")
+    assert got.column("c0").type == reader._CODES
+    assert got.column("c0").to_pylist() == ["Clické", "Open", None, "Clické"] * 2
+    assert got.column("c0").chunk(1).indices.equals(codes.indices)
+    assert got.column("c1").equals(table.column("c1"))
+    cp1252 = pa.DictionaryArray.from_arrays(
+        pa.array([0], pa.int32()), pa.array([b"Op\xe9n"], pa.large_binary())
+    )
+    with pytest.raises(reader._NotUtf8):
+        reader._text_codes(pa.table({"c0": cp1252}), "events.csv")
+
+
+def test_a_repeating_value_that_is_not_utf8_far_down_a_file_reads_the_file_in_its_encoding(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(reader, "_HEAD_BYTES", 200)
+    monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    rows = b"".join(b"L%d,%s\n" % (i, b"Open" if i % 3 else b"Sent") for i in range(300))
+    path = tmp_path / "stages.csv"
+    path.write_bytes(b"Lead,Stage\n" + rows + b"L300,Op\xe9n\n" + rows)
+    (raw,) = reader.read_raw_file(path)
+    assert isinstance(raw.frame["c1"].dtype, pd.CategoricalDtype)
+    assert raw.frame["c1"].value_counts().to_dict() == {"Open": 400, "Sent": 200, "Opén": 1}
+
+
 def test_categorical_columns_become_the_same_text_as_astype():
     values = pd.Series(["b", None, "a", "b", "é"], dtype="str", index=[4, 5, 6, 7, 8], name="channel")
     for categorical in (values.astype("category"), values.astype("category").iloc[[4, 0, 1]]):
@@ -306,7 +339,10 @@ def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(monkeypatc
         # the line break inside quotes is the first one of Arrow's second read: Arrow ends the row there (the
         # line break kept in the value) and starts a row on the next line, so the rows still add up to the lines
         (b'aaaaaaa\n"q\nx"\n', 5),
-        (b'"1","Bo","16 Elm Street West"\n"2","Ann","12 Main St\nSpringfield, IL, 62701"\n"3","Cy","9 Oak St"\n', 48),
+        (
+            b'"1","Bo","16 Elm Street West"\n"2","Ann","12 Main St\nSpringfield, IL, 62701"\n"3","Cy","9 Oak St"\n',
+            48,
+        ),
     ],
 )
 def test_a_row_completed_from_the_next_read_is_read_quote_aware(data, block, monkeypatch):
