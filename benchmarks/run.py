@@ -4,8 +4,8 @@
 
 The sample company's canonical CSVs are generated once per (seed, N) into benchmarks/cache/<seed>-<N>/ and
 reused while the generator's code is unchanged (`samples.py`). One run then measures the pyarrow parse of those
-CSVs (the floor of any ingest, in a subprocess) alternating with the project's ingest into a fresh workspace in
-this process, every interaction cold and warm (`interactions.py`), the DuckDB reference (`reference_sql.py`) and
+CSVs (the floor of any ingest, in a subprocess), and in this process the project's ingest into a fresh
+workspace, every interaction cold and warm (`interactions.py`), the DuckDB reference (`reference_sql.py`) and
 the peak RSS; then the same at N/10 in a subprocess. Figures are in seconds;
 ratios (ingest ÷ raw parse, app ÷ DuckDB, N ÷ N/10) are what to compare across machines. See README.md.
 """
@@ -81,65 +81,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 # ---------------------------------------------------------------------------------------------- measuring
 
 
-def raw_parse_worker(paths: list[str]) -> None:
-    """Every CSV parsed with pyarrow alone (default options, all cores), once for each line read from stdin:
-    one JSON line {"seconds", "rows"} per run (rows per file); at the end of stdin {"peak_rss_mb"}. The
-    process `RawParse` runs, so its memory is not the app's."""
-    for _ in sys.stdin:
-        seconds, rows = timed(lambda: {Path(p).stem: pacsv.read_csv(p).num_rows for p in paths})
-        print(json.dumps({"seconds": seconds, "rows": rows}), flush=True)
-    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
-
-
-class RawParse:
-    """The floor of any ingest: pyarrow's parse of the CSVs (`raw_parse_worker`) in a process of its own,
-    one run at each `run()`. `measure` alternates its runs with the ingest's, so that a slow minute of a shared
-    machine falls on both sides of the ratio, not on one."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        code = "import sys; from benchmarks.run import raw_parse_worker; raw_parse_worker(sys.argv[1:])"
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", code, *map(str, paths)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.runs: list[float] = []
-        self.rows: dict[str, int] = {}
-
-    def _answer(self) -> dict[str, Any]:
-        line = self._proc.stdout.readline() if self._proc.stdout else ""
-        if not line:
-            self._proc.kill()
-            _, err = self._proc.communicate()
-            raise SystemExit(f"the pyarrow parse failed:\n{err}")
-        return json.loads(line)
-
-    def run(self) -> float:
-        """One parse of every CSV; its seconds (also appended to `runs`)."""
-        assert self._proc.stdin is not None
-        self._proc.stdin.write("\n")
-        self._proc.stdin.flush()
-        answer = self._answer()
-        self.runs.append(answer["seconds"])
-        self.rows = answer["rows"]
-        return answer["seconds"]
-
-    def close(self) -> float:
-        """Ends the process; its peak RSS in MB."""
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        peak = self._answer()["peak_rss_mb"]
-        self._proc.wait()
-        return peak
-
-    def stop(self) -> None:
-        """Ends the process if it still runs (a measurement that failed half-way)."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.communicate()
+def raw_parse(paths: list[str | Path], repeat: int = 3) -> dict[str, Any]:
+    """Every CSV parsed with pyarrow alone (default options, all cores), `repeat` times: the fastest time,
+    rows per file and the peak RSS. Run in a subprocess by `measure`, so its memory is not the app's."""
+    runs = [timed(lambda: {Path(p).stem: pacsv.read_csv(p).num_rows for p in paths}) for _ in range(repeat)]
+    seconds, rows = min(runs, key=lambda run: run[0])
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": peak_rss_mb()}
 
 
 def measure_interactions(
@@ -224,14 +171,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         with path.open("rb") as fh:
             while fh.read(1 << 24):
                 pass
+    code = (
+        "import json, sys; from benchmarks.run import raw_parse; print(json.dumps(raw_parse(sys.argv[1:])))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)], cwd=ROOT, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"the pyarrow parse failed:\n{proc.stderr}")
+    parsed = json.loads(proc.stdout)
     phases["start"] = peak_rss_mb()
 
     scratch = Path(tempfile.mkdtemp(prefix=".workspace-", dir=folder))  # one per run: runs may overlap
-    raw = RawParse(paths)
     try:
-        return _measure(args, paths, sample, raw, phases, scratch / "workspace")
+        return _measure(args, paths, sample, parsed, phases, scratch / "workspace")
     finally:
-        raw.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -239,20 +193,19 @@ def _measure(
     args: argparse.Namespace,
     paths: list[Path],
     sample: dict[str, Any],
-    raw: RawParse,
+    parsed: dict[str, Any],
     phases: dict[str, float],
     workspace: Path,
 ) -> dict[str, Any]:
+    raw_s, rows = parsed["seconds"], parsed["rows"]
     ingest_runs: list[float] = []
     # The ingest and the derivation of the facts run as the CLI runs them (`lifecycle.memory`); the
     # interactions after them with glibc's defaults, as in the app.
     with keeping_freed_memory():
         if args.ingest == "files":
-            # The fastest of `--runs` ingests, each into an empty workspace, and the fastest of as many raw parses,
-            # one before each ingest: one run alone would put the noise of a shared machine against the best of
-            # the floor, and runs of one side after the other's a slow minute on one side only.
+            # The fastest of `--runs` ingests, each into an empty workspace (the raw parse is the fastest of three):
+            # one run alone puts the noise of a shared machine against the best of the floor.
             for _ in range(args.runs):
-                raw.run()
                 shutil.rmtree(workspace, ignore_errors=True)
                 seconds, (results, errors) = timed(lambda: ingest_files(paths, workspace))
                 ingest_runs.append(round(seconds, 4))
@@ -265,9 +218,6 @@ def _measure(
             command = [sys.executable, "-c", code, str(workspace), *map(str, paths)]
             subprocess.run(command, cwd=ROOT, check=True)
             ingest_s, loaded, rejected, errors = None, {}, None, []
-            for _ in range(args.runs):
-                raw.run()
-        raw_peak_mb = raw.close()
         phases["ingest"] = peak_rss_mb()
         # Derive the facts and save them in the workspace, as `python -m lifecycle ingest` does (the fastest of
         # `--runs`; each run replaces the facts of the one before).
@@ -277,7 +227,7 @@ def _measure(
             )
             for _ in range(args.runs)
         ]
-    build_s, raw_s, rows = min(build_runs), min(raw.runs), raw.rows
+    build_s = min(build_runs)
     phases["build_facts"] = peak_rss_mb()
 
     interactions, values, opened = measure_interactions(workspace, args.month, args.repeat)
@@ -301,8 +251,7 @@ def _measure(
         "generate_s": sample["generate_s"],
         "generator_peak_rss_mb": sample["generator_peak_rss_mb"],
         "raw_parse_s": round(raw_s, 4),
-        "raw_parse_runs_s": [round(seconds, 4) for seconds in raw.runs],
-        "raw_parse_peak_rss_mb": raw_peak_mb,
+        "raw_parse_peak_rss_mb": parsed["peak_rss_mb"],
         "ingest": args.ingest,
         "ingest_s": None if ingest_s is None else round(ingest_s, 4),
         "ingest_ratio": None if ingest_s is None else round(ingest_s / raw_s, 2),
