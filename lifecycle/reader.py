@@ -465,7 +465,8 @@ def read_raw_file(
     try:
         return [_read_text(head, name, file=_Body(path=path, size=size), timestamps=timestamps)]
     except _NotUtf8:
-        return read_raw(path.read_bytes(), name, timestamps=timestamps)
+        pass  # read whole below: out of the handler, whose traceback holds what the parse made
+    return read_raw(path.read_bytes(), name, timestamps=timestamps)
 
 
 def _read_text(data: bytes, name: str, file: _Body | None = None, *, timestamps: bool = True) -> RawTable:
