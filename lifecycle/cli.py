@@ -11,7 +11,7 @@ from pathlib import Path
 from lifecycle.downloads import to_safe_csv
 from lifecycle.ingest import IngestReport, ingest_files
 from lifecycle.mapping import ColumnMapping, MappingError
-from lifecycle.memory import keeping_freed_memory
+from lifecycle.memory import in_small_pages, keeping_freed_memory
 from lifecycle.schema import TABLES
 
 
@@ -66,7 +66,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     except (MappingError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    results, errors = ingest_files(args.files, args.out, table=args.table, mapping=mapping)
+    with in_small_pages():  # (lifecycle.memory: not the derivation of the facts below)
+        results, errors = ingest_files(args.files, args.out, table=args.table, mapping=mapping)
     out = Path(args.out)
     if results:  # derive the facts once now, so the app (--data) and the other commands open the folder fast
         from lifecycle.metrics.store import open_facts
