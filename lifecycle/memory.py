@@ -29,9 +29,10 @@ mostly come from memory used moments ago. Here, touching 2 GB afresh took 1.6–
 0.75–0.94 s in small ones; ingesting a million leads' files took 9.6 s on average in small pages against
 10.9 s in huge ones (five runs each, in turns, in one process), the kernel's share of the CPU time halved.
 The CLI and the benchmark run their ingests within it, not the derivation of the facts, whose random access
-to arrays of millions of rows runs faster in huge pages (14.8–15.3 s against 17.4–18.1 s, the fastest of three
-in two benchmark runs and three); the app does not
-(a setting of the whole process, which its sessions share). On leaving, the process's setting is as it was.
+to arrays of millions of rows ran faster in huge pages (14.8–15.3 s against 17.4–18.1 s, the fastest of three in
+two benchmark runs and three); nor does the app (a setting of the whole process, which its sessions share).
+Where huge pages cost no fault in a host, small ones cost more faults (512 for each huge page) and fewer
+addresses fit the processor's cache of them. On leaving, the process's setting is as it was.
 """
 
 from __future__ import annotations
