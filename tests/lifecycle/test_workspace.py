@@ -116,6 +116,22 @@ def _with_statistics(path: Path) -> dict[str, bool]:
     }
 
 
+def _codecs(path: Path) -> dict[str, str]:
+    meta = pq.ParquetFile(path).metadata
+    return {
+        meta.schema.column(i).name: meta.row_group(0).column(i).compression for i in range(meta.num_columns)
+    }
+
+
+def _encoded(path: Path) -> dict[str, set[str]]:
+    """Each column's encodings of its values (the levels' RLE left out)."""
+    meta = pq.ParquetFile(path).metadata
+    return {
+        meta.schema.column(i).name: set(meta.row_group(0).column(i).encodings) - {"RLE"}
+        for i in range(meta.num_columns)
+    }
+
+
 def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_path, monkeypatch):
     events = pd.DataFrame(
         {
@@ -140,6 +156,16 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
     # Statistics: every column of a small table, only the times and numbers of a large one.
     assert _with_statistics(small) == {"recipient": True, "event": True, "at": True, "email": True}
     assert _with_statistics(large) == {"recipient": False, "event": False, "at": True, "email": False}
+    # The times of a large table delta-encoded and not compressed; the other columns as a small table's.
+    assert _codecs(small) == dict.fromkeys(["recipient", "event", "at", "email"], "SNAPPY")
+    assert _codecs(large) == {
+        "recipient": "SNAPPY",
+        "event": "SNAPPY",
+        "at": "UNCOMPRESSED",
+        "email": "SNAPPY",
+    }
+    assert "DELTA_BINARY_PACKED" not in _encoded(small)["at"]
+    assert [_encoded(large)[c] for c in ("recipient", "at")] == [{"PLAIN"}, {"DELTA_BINARY_PACKED"}]
     for folder in ("small", "large"):  # the same table read back either way
         got = load_tables(tmp_path / folder, compact=True)["email_events"]
         assert got["recipient"].astype("str").tolist() == ["L1", "L2", "L3", "L1"]
