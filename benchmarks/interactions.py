@@ -18,8 +18,10 @@ import pandas as pd
 
 from lifecycle import metrics as lm
 from lifecycle.display import metric_card
+from lifecycle.metrics.drivers import nurture_impact, score_drivers
 from lifecycle.metrics.funnels import funnel
 from lifecycle.metrics.profiles import cohort_score_profile
+from lifecycle.metrics.programs import program_steps
 from lifecycle.metrics.store import open_facts
 from lifecycle.metrics.trends import metric_trend, warnings_for_month
 from lifecycle.session import comparison_month, trailing_months
@@ -85,6 +87,17 @@ def overview_data(o: Opened, month: str, channel: str | None = None) -> dict[str
     }
 
 
+def nurture_analyses(o: Opened, month: str, channel: str | None = None) -> dict[str, Any]:
+    """What pages/nurture.py computes beyond the cards and charts timed apart: the prospect program table
+    (recipients of the last 3 months, the page's default window), score drivers and nurture impact."""
+    settings = lm.DEFAULT_SETTINGS
+    return {
+        "programs": program_steps(o.facts, month, channel, settings, audience="prospect", months=3),
+        "drivers": score_drivers(o.facts, month, channel, settings),
+        "impact": nurture_impact(o.facts, month, channel, settings),
+    }
+
+
 def _earlier_month(o: Opened, call: int) -> str:
     earlier = [m for m in o.months if m < o.month]
     return earlier[-1 - call % len(earlier)] if earlier else o.month
@@ -115,5 +128,8 @@ INTERACTIONS: dict[str, Interaction] = {
     # every catalog metric as a trend table (value, MoM, YoY, QTD, warnings) over the 24 months up to the
     # month, then again after the month picker moved to a month not shown yet
     "trends_24": lambda o, call: _trends(o, _earlier_month(o, call) if call else o.month),
+    # the Nurture page's analyses (program table of the last 3 months, score drivers, nurture impact), then
+    # again after the month picker moved to a month not shown yet
+    "nurture_analyses": lambda o, call: nurture_analyses(o, _earlier_month(o, call) if call else o.month),
 }
 """Interactions timed on opened facts; `load_workspace` (reading the Parquet and opening) is timed apart."""

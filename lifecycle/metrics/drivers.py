@@ -24,6 +24,8 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
+from lifecycle.metrics.keys import labelled, lead_ids, lead_positions, lead_rows, remembered, sorted_order
+from lifecycle.metrics.programs import has_program, program_labels
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.workspace import Tables
 
@@ -49,12 +51,75 @@ IMPACT_MEASURES: dict[str, str] = {
 }
 
 
-def _cohort(facts: Facts, month: str | pd.Period, months: int) -> pd.DataFrame:
-    """Lead facts of the leads created in the ``months`` months ending with M."""
+def _window(month: str | pd.Period, months: int) -> tuple[np.datetime64, np.datetime64]:
+    """Start and end of the ``months`` months ending with M."""
     last = parse_month(month)
     start, end = month_bounds(last - (months - 1))[0], month_bounds(last)[1]
-    created = facts.leads["created_at"]
-    return facts.leads[((created >= start) & (created < end)).to_numpy()].reset_index(drop=True)
+    return start.to_datetime64(), end.to_datetime64()
+
+
+def _cohort_rows(facts: Facts, month: str | pd.Period, months: int, channel: str | None = None) -> np.ndarray:
+    """The rows of ``facts.leads`` created in the ``months`` months ending with M (of ``channel`` when set)."""
+    start, end = _window(month, months)
+    created = facts.leads["created_at"].to_numpy()
+    chosen = (created >= start) & (created < end)
+    if channel is not None:
+        chosen &= (facts.leads["channel"] == channel).to_numpy()
+    return np.flatnonzero(chosen)
+
+
+def _cohort(facts: Facts, rows: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """Lead facts of the cohort's rows (`_cohort_rows`): the ``columns`` asked for."""
+    return facts.leads[columns].take(rows).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """The score changes that can have driven an MQL (at or before their lead's MQL date; all of a lead that
+    never became MQL) of leads of these facts, as codes: each one's ``lead`` (a row of the leads), the lead's
+    ``created`` time, ``reason`` (a position in ``reasons``) and ``points`` (a missing delta counts 0), in
+    order of ``created``. What no month changes, worked out once per facts."""
+
+    lead: np.ndarray
+    created: np.ndarray
+    reason: np.ndarray
+    points: np.ndarray
+    reasons: pd.Index
+
+
+def _counted_changes(facts: Facts) -> _Counted:
+    changes = facts.scores.changes
+    lead = lead_positions(facts, changes["lead_id"])
+    mql = np.append(facts.leads["mql_at"].to_numpy(), np.datetime64("NaT"))[lead]
+    counted = np.flatnonzero((lead >= 0) & (np.isnat(mql) | (changes["at"].to_numpy() <= mql)))
+    del mql
+    # In order of the lead's creation, so that a window of cohorts is one slice: the leads ranked by creation
+    # once, then the changes sorted by their lead's rank.
+    created = facts.leads["created_at"].to_numpy()
+    rank = np.empty(len(created), dtype=np.int64)
+    rank[np.argsort(created, kind="stable")] = np.arange(len(created))
+    by_creation, _ = sorted_order(rank[lead[counted]], len(created))
+    counted = counted[by_creation]
+    reasons = labelled(changes["reason"], NO_REASON)
+    return _Counted(
+        lead=lead[counted],
+        created=created[lead[counted]],
+        reason=reasons.codes[counted],
+        points=np.nan_to_num(changes["delta"].to_numpy(dtype="float64")[counted]),
+        reasons=reasons.categories,
+    )
+
+
+def _touched(lead: np.ndarray, reason: np.ndarray, leads: int, reasons: int) -> np.ndarray:
+    """Each (lead, reason) pair once, as lead × ``reasons`` + reason, in order: marked in a table of every
+    pair when that is small (a plain sort of millions of pairs costs ten times more), else sorted."""
+    pairs = lead.astype(np.int64) * reasons + reason
+    if leads * reasons <= 1 << 26:
+        seen = np.zeros(leads * reasons, dtype=bool)
+        seen[pairs] = True
+        return np.flatnonzero(seen)
+    pairs.sort()
+    return pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
 
 
 # ---------------------------------------------------------------- score drivers
@@ -112,7 +177,9 @@ def score_drivers(
     """Per score-change reason, over the leads created in the ``months`` months ending with M: changes,
     points, leads touched (before their MQL), MQL rate of touched vs untouched leads and the lift; reasons
     with no effect on the MQL rate flagged."""
-    facts = build_facts(data).view(channel)
+    # The whole facts with the cohort narrowed to the channel: what a channel view holds (its leads; the score
+    # history stays whole), with what no month or channel changes worked out once.
+    facts = build_facts(data)
     empty_members = pd.DataFrame({"lead_id": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
     if facts.leads is None:
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), needs_text([("leads", "lead_stages")]))
@@ -121,21 +188,34 @@ def score_drivers(
     if not facts.has_column("score_changes", "reason"):
         reason = "the score history has no reason column: add the activity or rule behind each change"
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), reason)
-    cohort = _cohort(facts, month, months)
-    mql = pd.Series(cohort["mql_at"].to_numpy(), index=pd.Index(cohort["lead_id"]))
-    changes = facts.scores.changes
-    changes = changes[changes["lead_id"].isin(mql.index).to_numpy()]
-    mql_of_change = pd.Series(mql.reindex(changes["lead_id"]).to_numpy(), index=changes.index)
-    changes = changes[(mql_of_change.isna() | (changes["at"] <= mql_of_change)).to_numpy()]
-    label = changes["reason"].astype("str").str.strip()
-    changes = changes.assign(reason=label.mask(label.isna() | label.eq(""), NO_REASON))
-
-    touched = changes[["lead_id", "reason"]].drop_duplicates().reset_index(drop=True)
-    touched["mql"] = mql.reindex(touched["lead_id"]).notna().to_numpy()
-    per_reason = changes.groupby("reason").agg(changes=("delta", "size"), points=("delta", "sum"))
-    per_lead = touched.groupby("reason").agg(leads_touched=("lead_id", "size"), mql_touched=("mql", "sum"))
-    drivers = per_reason.join(per_lead).reset_index()
-    n, n_mql = len(cohort), int(mql.notna().sum())
+    rows = _cohort_rows(facts, month, months, channel)
+    n = len(rows)
+    counted = remembered(facts, ("drivers", "changes"), lambda: _counted_changes(facts))
+    start, end = _window(month, months)
+    cohort = slice(*np.searchsorted(counted.created, [start, end]))  # the cohort's changes
+    lead, reason, points = counted.lead[cohort], counted.reason[cohort], counted.points[cohort]
+    if channel is not None:
+        of_channel = (facts.leads["channel"] == channel).to_numpy()[lead]
+        lead, reason, points = lead[of_channel], reason[of_channel], points[of_channel]
+    size = len(counted.reasons)
+    count = np.bincount(reason, minlength=size)
+    points = np.bincount(reason, weights=points, minlength=size)
+    touched = _touched(lead, reason, len(facts.leads), size)  # the leads each reason touched
+    touched_reason, touched_lead = touched % size, touched // size
+    mql_of_lead = facts.leads["mql_at"].to_numpy()
+    present = np.flatnonzero(count)
+    drivers = pd.DataFrame(
+        {
+            "reason": counted.reasons[present].astype("str"),
+            "changes": count[present],
+            "points": points[present],
+            "leads_touched": np.bincount(touched_reason, minlength=size)[present],
+            "mql_touched": np.bincount(
+                touched_reason, weights=~np.isnat(mql_of_lead[touched_lead]), minlength=size
+            )[present],
+        }
+    )
+    n_mql = int((~np.isnat(mql_of_lead[rows])).sum())
     drivers["leads_untouched"] = n - drivers["leads_touched"]
     untouched = drivers["leads_untouched"].astype("float64")
     drivers["mql_rate_touched"] = drivers["mql_touched"] / drivers["leads_touched"].astype("float64")
@@ -150,9 +230,15 @@ def score_drivers(
         {"reason": "str", "changes": "int64", "points": "float64", "leads_touched": "int64"}
     )
     notes = []
-    if n and not len(changes):
+    if n and not len(lead):
         notes.append("None of these leads has a score change before its MQL date.")
-    return ScoreDrivers(drivers, touched[["lead_id", "reason"]], n, tuple(notes))
+    members = pd.DataFrame(
+        {
+            "lead_id": lead_ids(facts, touched_lead),
+            "reason": pd.Categorical.from_codes(touched_reason, categories=counted.reasons),
+        }
+    )
+    return ScoreDrivers(drivers, members, n, tuple(notes))
 
 
 # ---------------------------------------------------------------- nurture impact
@@ -180,28 +266,44 @@ class NurtureImpact:
         return self.reason is None
 
 
-def _nurtured(facts: Facts, cohort: pd.DataFrame) -> tuple[pd.Series, str]:
-    """Whether each cohort lead was nurtured, and the basis in words (empty when nothing tells)."""
+def _nurtured(facts: Facts, cohort: pd.DataFrame, rows: np.ndarray) -> tuple[pd.Series, str]:
+    """Whether each cohort lead (the leads' ``rows``) was nurtured, and the basis in words (empty when nothing
+    tells)."""
     flag = pd.Series(False, index=cohort.index)
     basis = []
     if facts.info.get("program_basis") == "leads with a program":
         flag |= cohort["in_program"].astype(bool)
         basis.append("a program on the lead")
-    sends = facts.sends
-    if sends is not None:
-        program = sends["program"].astype("str").str.strip()
-        mailed = sends[(program.notna() & program.ne("") & sends["audience"].eq("prospect")).to_numpy()]
-        if len(mailed):
-            first = mailed.groupby("lead_id")["sent_at"].min()
-            got = pd.Series(first.reindex(cohort["lead_id"]).to_numpy(), index=cohort.index)
-            flag |= got.notna() & ~(cohort["sql_at"] < got)
+    if facts.sends is not None:
+        first = remembered(facts, ("drivers", "first program email"), lambda: _first_program_email(facts))
+        if first is not None:
+            got = first[rows]
+            flag |= ~np.isnat(got) & ~(cohort["sql_at"].to_numpy() < got)
             basis.append("a program email received before SQL")
     return flag, " or ".join(basis)
 
 
+def _first_program_email(facts: Facts) -> np.ndarray | None:
+    """Each lead's first prospect-audience program email (NaT: none), by the leads' rows; None when no send is
+    one."""
+    sends = facts.sends
+    mailed = has_program(program_labels(facts)) & sends["audience"].eq("prospect").to_numpy()
+    if not mailed.any():
+        return None
+    lead = lead_rows(facts, "sends", sends["lead_id"])[mailed]
+    stamps = sends["sent_at"].to_numpy()
+    ticks = stamps.view(np.int64)[mailed]
+    known = (lead >= 0) & (ticks != np.iinfo(np.int64).min)  # (NaT: no time, as pandas' min skips it)
+    first = np.full(len(facts.leads), np.iinfo(np.int64).max)
+    np.minimum.at(first, lead[known], ticks[known])
+    first[first == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
+    return first.view(stamps.dtype)
+
+
 def _group_measures(
-    cohort: pd.DataFrame, deals: pd.DataFrame | None, opportunity_known: bool
+    cohort: pd.DataFrame, deals: pd.DataFrame | None, deal_leads: np.ndarray | None, opportunity_known: bool
 ) -> pd.DataFrame:
+    """Each group's measures; ``deal_leads`` is each deal's lead as a row of ``cohort`` (-1: not in it)."""
     grouped = cohort.groupby("group")
     out = pd.DataFrame(
         {
@@ -213,10 +315,9 @@ def _group_measures(
     leads = out["leads"].astype("float64").where(out["leads"] > 0)
     out["sql_rate"] = out["sqls"] / leads
     out["opportunity_rate"] = out["opportunities"] / leads if opportunity_known else np.nan
-    if deals is not None:
-        group_of = pd.Series(cohort["group"].to_numpy(), index=pd.Index(cohort["lead_id"]))
-        linked = deals[deals["lead_id"].isin(group_of.index).to_numpy()]
-        linked = linked.assign(group=group_of.reindex(linked["lead_id"]).to_numpy())
+    if deals is not None and deal_leads is not None:
+        in_cohort = deal_leads >= 0
+        linked = deals[in_cohort].assign(group=cohort["group"].array.take(deal_leads[in_cohort]))
         won = linked[linked["status"].eq("won").to_numpy()]
         by_won = won.groupby("group")
         out["deals_closed"] = (
@@ -269,18 +370,26 @@ def nurture_impact(
     if facts.leads is None:
         reason = needs_text([("leads", "lead_stages")])
         return NurtureImpact(pd.DataFrame(), pd.DataFrame(), empty, "", (), reason)
-    cohort = _cohort(facts, month, months)
-    nurtured, basis = _nurtured(facts, cohort)
+    rows = _cohort_rows(facts, month, months)
+    cohort = _cohort(facts, rows, ["in_program", "sql_at", "opportunity_at"])
+    nurtured, basis = _nurtured(facts, cohort, rows)
     if not basis:
         reason = (
             "nothing tells which leads were nurtured: needs a program column in the leads export or email "
             "activity with a program (email_events)"
         )
         return NurtureImpact(pd.DataFrame(), pd.DataFrame(), empty, "", (), reason)
-    cohort = cohort.assign(group=np.where(nurtured, NURTURED, NOT_NURTURED))
+    groups_of = pd.CategoricalDtype([NURTURED, NOT_NURTURED])
+    cohort = cohort.assign(group=pd.Categorical.from_codes(np.where(nurtured, 0, 1), dtype=groups_of))
     opportunity_known = bool(facts.info.get("stage_sources", {}).get("opportunity_at"))
     # Deals of these leads on any channel: the lead's channel decides membership, not the deal's.
-    groups = _group_measures(cohort, base.deals, opportunity_known)
+    deal_leads = None
+    if base.deals is not None:
+        # Each deal's lead as a row of the leads (of this channel), then of the cohort.
+        of_cohort = np.full(len(facts.leads) + 1, -1, dtype=np.int64)
+        of_cohort[rows] = np.arange(len(rows))
+        deal_leads = of_cohort[lead_rows(facts, "deals", base.deals["lead_id"])]
+    groups = _group_measures(cohort, base.deals, deal_leads, opportunity_known)
     notes = []
     if base.deals is None:
         notes.append("No deals export: win rate, deal size and days to close need deals.")
@@ -288,5 +397,5 @@ def nurture_impact(
         notes.append(
             "No opportunity dates: the opportunity rate needs opportunity dates or deals with a lead."
         )
-    members = pd.DataFrame({"lead_id": cohort["lead_id"].to_numpy(), "nurtured": nurtured.to_numpy()})
-    return NurtureImpact(groups, _comparison(groups), members.astype({"lead_id": "str"}), basis, tuple(notes))
+    members = pd.DataFrame({"lead_id": lead_ids(facts, rows), "nurtured": nurtured.to_numpy()})
+    return NurtureImpact(groups, _comparison(groups), members, basis, tuple(notes))

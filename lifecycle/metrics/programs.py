@@ -32,6 +32,7 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
+from lifecycle.metrics.keys import labelled, lead_rows, remembered, sorted_order
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.workspace import Tables
 
@@ -154,6 +155,120 @@ def _rates(steps: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def program_labels(facts: Facts) -> pd.Categorical:
+    """Each send's program as a label ("" for a one-off email), once per facts."""
+    return remembered(facts, ("programs", "program"), lambda: labelled(facts.sends["program"], ""))
+
+
+def has_program(labels: pd.Categorical) -> np.ndarray:
+    """Which rows name a program."""
+    return labels.codes != labels.categories.get_indexer([""])[0]
+
+
+@dataclass(frozen=True)
+class _People:
+    """Every recipient of every program step of one audience, all time (what no month or channel changes):
+    ``frame`` one row per (program, step, recipient) with the member columns, in order of first receipt, and
+    ``pair`` the row's step as a row of ``catalog`` (program, step, order, has_next: one row per step)."""
+
+    frame: pd.DataFrame
+    pair: np.ndarray
+    catalog: pd.DataFrame
+
+
+def _people(facts: Facts, audience: Audience) -> _People:
+    return remembered(facts, ("programs", "people", audience), lambda: _all_people(facts, audience))
+
+
+def _all_people(facts: Facts, audience: Audience) -> _People:
+    sends = facts.sends
+    program, step = program_labels(facts), labelled(sends["step"], NO_STEP)
+    recipient = sends["recipient"].astype("category")
+    recipient_codes = recipient.cat.codes.to_numpy()
+    keep = has_program(program) & (recipient_codes >= 0)
+    if audience is not None:
+        keep &= sends["audience"].eq(audience).to_numpy()
+    rows = np.flatnonzero(keep)
+    n_steps, n_recipients = max(len(step.categories), 1), max(len(recipient.cat.categories), 1)
+    keys = program.codes[rows].astype(np.int64) * n_steps + step.codes[rows]
+    keys *= n_recipients
+    keys += recipient_codes[rows]
+    order, in_order = sorted_order(keys, len(program.categories) * n_steps * n_recipients)
+    del keys
+    source = rows[order]  # the sends grouped by (program, step, recipient), each group's in their order
+    del rows, order
+    starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]]) if len(in_order) else source[:0]
+    group_keys = in_order[starts]
+    del in_order
+    first = source[starts]  # each (program, step, recipient)'s first send
+
+    # The first receipt (a missing time last, as pandas' min) and whether any send was delivered, opened…
+    stamps = sends["sent_at"].to_numpy()
+    never = np.iinfo(np.int64).max
+    ticks = stamps.view(np.int64)[source]
+    ticks[ticks == np.iinfo(np.int64).min] = never
+    received = np.minimum.reduceat(ticks, starts) if len(starts) else ticks
+    flags = {
+        col: np.logical_or.reduceat(sends[col].to_numpy(dtype=bool)[source], starts)
+        if len(starts)
+        else np.zeros(0, dtype=bool)
+        for col in ("delivered", "opened", "clicked", "unsubscribed")
+    }
+    del source, ticks
+
+    # Step order and "received the next step" come from every recipient, so a channel view keeps the
+    # program's real shape; only then are the rows narrowed to the channel.
+    pair_codes = group_keys // n_recipients  # (program, step) as one number
+    pairs = np.flatnonzero(np.bincount(pair_codes, minlength=len(program.categories) * n_steps))
+    pair = np.searchsorted(pairs, pair_codes)  # the row of the step in `catalog`
+    catalog = pd.DataFrame(
+        {
+            "program": program.categories[pairs // n_steps].astype("str"),
+            "step": step.categories[pairs % n_steps].astype("str"),
+        }
+    )
+    catalog["order"] = _step_order(catalog).to_numpy()
+    following = catalog.assign(order=catalog["order"] - 1, next_pair=np.arange(len(catalog)))
+    next_pair = catalog.merge(following, on=["program", "order"], how="left")["next_pair"]
+    catalog["has_next"] = next_pair.notna().to_numpy()
+    # A recipient moved on when (program, next step, recipient) is a group too: looked up in the sorted keys.
+    moved_on = np.zeros(len(first), dtype=bool)
+    has_next = catalog["has_next"].to_numpy()[pair]
+    if has_next.any():
+        next_keys = pairs[next_pair.to_numpy()[pair[has_next]].astype(np.int64)] * n_recipients
+        next_keys += group_keys[has_next] % n_recipients
+        at = np.minimum(np.searchsorted(group_keys, next_keys), len(group_keys) - 1)
+        moved_on[has_next] = group_keys[at] == next_keys
+
+    # In order of first receipt (a missing one last), so that a window of months is one slice (`_event_level`).
+    by_receipt = np.argsort(received, kind="stable")
+    first, received, pair = first[by_receipt], received[by_receipt], pair[by_receipt]
+    received[received == never] = np.iinfo(np.int64).min
+    received = received.view(stamps.dtype)
+    frame = pd.DataFrame(
+        {
+            "program": pd.Categorical.from_codes(program.codes[first], dtype=program.dtype),
+            "step": pd.Categorical.from_codes(step.codes[first], dtype=step.dtype),
+            **{
+                col: sends[col].take(first).reset_index(drop=True)
+                for col in ("recipient", "lead_id", "customer_id", "channel")
+            },
+            "first_received": received,
+            **{col: values[by_receipt] for col, values in flags.items()},
+            "order": catalog["order"].to_numpy()[pair],
+            "moved_on": moved_on[by_receipt],
+        }
+    )
+    mql_at = np.full(len(first), np.datetime64("NaT"), "M8[us]")
+    if facts.leads is not None:
+        mql_of_lead = np.append(facts.leads["mql_at"].to_numpy(), np.datetime64("NaT"))
+        mql_at = mql_of_lead[lead_rows(facts, "sends", sends["lead_id"])[first]]
+    eligible = frame["lead_id"].notna().to_numpy() & ~(mql_at <= received)
+    frame["mql_eligible"] = eligible
+    frame["mql_90d"] = eligible & (mql_at > received) & (mql_at <= received + MQL_WINDOW.to_timedelta64())
+    return _People(frame, pair, catalog)
+
+
 def _event_level(
     facts: Facts,
     channel: str | None,
@@ -161,68 +276,30 @@ def _event_level(
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    sends = _audience_rows(facts.sends, audience)
-    people = sends.groupby(["program", "step", "recipient"], sort=False, observed=True).agg(
-        lead_id=("lead_id", "first"),
-        customer_id=("customer_id", "first"),
-        channel=("channel", "first"),
-        first_received=("sent_at", "min"),
-        delivered=("delivered", "any"),
-        opened=("opened", "any"),
-        clicked=("clicked", "any"),
-        unsubscribed=("unsubscribed", "any"),
-    )
-    people = people.reset_index()
-    # Step order and "received the next step" come from every recipient, so a channel view keeps the
-    # program's real shape; only then are the rows narrowed to the channel.
-    catalog = people[["program", "step"]].drop_duplicates().reset_index(drop=True)
-    catalog["order"] = _step_order(catalog).to_numpy()
-    people = people.merge(catalog, on=["program", "step"], how="left")
-
-    # Next step of each row, then "did this recipient also get it" against the all-time recipients.
-    next_step = catalog.assign(order=catalog["order"] - 1).rename(columns={"step": "next_step"})
-    people = people.merge(next_step, on=["program", "order"], how="left")
-    received = (
-        people[["program", "step", "recipient"]].rename(columns={"step": "next_step"}).assign(_got=True)
-    )
-    people = people.merge(received, on=["program", "next_step", "recipient"], how="left")
-    people["moved_on"] = people["_got"].eq(True) & people["next_step"].notna()
-    people = people.drop(columns="_got")
-
-    mql_at = pd.Series(pd.NaT, index=people.index, dtype="datetime64[us]")
-    leads = facts.leads
-    if leads is not None:
-        mql_by_lead = pd.Series(leads["mql_at"].to_numpy(), index=pd.Index(leads["lead_id"]))
-        mql_by_lead = mql_by_lead[~mql_by_lead.index.duplicated()]
-        mql_at = pd.Series(mql_by_lead.reindex(people["lead_id"]).to_numpy(), index=people.index)
-    received_at = people["first_received"]
-    eligible = people["lead_id"].notna() & ~(mql_at <= received_at)
-    people["mql_eligible"] = eligible
-    people["mql_90d"] = eligible & (mql_at > received_at) & (mql_at <= received_at + MQL_WINDOW)
-
-    keep = _in_window(people["first_received"], start, end)
+    people = _people(facts, audience)
+    frame, pair = people.frame, people.pair
+    if start is not None:  # the recipients who first got the step in the window: one slice (`_People`)
+        bounds = np.array([start, end], dtype="datetime64[us]")  # (Timestamps would be compared as objects)
+        window = slice(*np.searchsorted(frame["first_received"].to_numpy(), bounds))
+        frame, pair = frame.iloc[window], pair[window]
+    keep = np.ones(len(frame), dtype=bool)
     if channel is not None and facts.info.get("sends_filterable"):
-        keep = keep & (people["channel"] == channel).to_numpy()
-    people = people[keep].reset_index(drop=True)
-    grouped = people.groupby(["program", "step", "order"], sort=False)
-    steps = grouped.agg(
-        recipients=("recipient", "size"),
-        delivered=("delivered", "sum"),
-        opens=("opened", "sum"),
-        clicks=("clicked", "sum"),
-        unsubscribes=("unsubscribed", "sum"),
-        moved_on=("moved_on", "sum"),
-        next_step=("next_step", "first"),
-        mql_eligible=("mql_eligible", "sum"),
-        mql_90d=("mql_90d", "sum"),
-    ).reset_index()
-    steps = _rates(steps.astype({c: "float64" for c in ("delivered", "opens", "clicks", "unsubscribes")}))
-    steps["move_on_share"] = steps["move_on_share"].mask(steps["next_step"].isna())
-    members = people[
+        keep = (frame["channel"] == channel).to_numpy()
+    pair = pair[keep]
+    size = len(people.catalog)
+    recipients = np.bincount(pair, minlength=size)
+    steps = people.catalog.assign(recipients=recipients)
+    for col, total in (("delivered", "delivered"), ("opened", "opens"), ("clicked", "clicks"),
+                       ("unsubscribed", "unsubscribes"), ("moved_on", "moved_on"),
+                       ("mql_eligible", "mql_eligible"), ("mql_90d", "mql_90d")):  # fmt: skip
+        steps[total] = np.bincount(pair, weights=frame[col].to_numpy()[keep], minlength=size)
+    steps = _rates(steps[recipients > 0].reset_index(drop=True))
+    steps["move_on_share"] = steps["move_on_share"].where(steps["has_next"])
+    members = frame[keep].reset_index(drop=True)[
         ["program", "step", "recipient", "lead_id", "customer_id", "channel", "first_received", "delivered", "opened",
          "clicked", "unsubscribed", "moved_on", "mql_90d"]
     ]  # fmt: skip
-    return steps.drop(columns="next_step"), members
+    return steps.drop(columns="has_next"), members
 
 
 def _summary_level(
@@ -285,7 +362,7 @@ def program_steps(
     empty_steps = empty_steps.astype({"program": "str", "step": "str", "flag": "str", "order": "int64"})
     empty_steps = empty_steps.astype({"stalls": "bool", "drops_out": "bool"})
     notes: list[str] = []
-    has_events = facts.sends is not None and _label(facts.sends["program"], "").ne("").any()
+    has_events = facts.sends is not None and bool(has_program(program_labels(facts)).any())
     has_summary = facts.email_summary is not None and _label(facts.email_summary["program"], "").ne("").any()
     if has_events:
         steps, members = _event_level(facts, channel, audience, start, end)
