@@ -66,7 +66,8 @@ else:
         )
     shown = drivers.drivers[list(DRIVER_COLUMNS)].rename(columns=DRIVER_COLUMNS)
     ui.table(shown, "score drivers", key="nurture-drivers", column_config=ui.unit_columns(
-        {"MQL rate, touched": "rate", "MQL rate, untouched": "rate", "lift": "rate"}
+        {"MQL rate, touched": "rate", "MQL rate, untouched": "rate", "lift": "rate", "changes": "count",
+         "points": "count", "leads touched": "count"}
     ))  # fmt: skip
     ui.notes(drivers.notes)
 st.markdown("**Nurture impact** (nurtured vs not nurtured leads, last 12 months)")
