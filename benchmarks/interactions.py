@@ -19,6 +19,7 @@ import pandas as pd
 from lifecycle import metrics as lm
 from lifecycle.display import metric_card
 from lifecycle.metrics.drivers import nurture_impact, score_drivers
+from lifecycle.metrics.effectiveness import source_effectiveness
 from lifecycle.metrics.funnels import funnel
 from lifecycle.metrics.profiles import cohort_score_profile
 from lifecycle.metrics.programs import program_steps
@@ -131,5 +132,11 @@ INTERACTIONS: dict[str, Interaction] = {
     # the Nurture page's analyses (program table of the last 3 months, score drivers, nurture impact), then
     # again after the month picker moved to a month not shown yet
     "nurture_analyses": lambda o, call: nurture_analyses(o, _earlier_month(o, call) if call else o.month),
+    # the source effectiveness tables of the Capture page (by campaign, its default) and of the Convert page (by
+    # channel), then again after the month picker moved to a month not shown yet
+    "source_effectiveness": lambda o, call: [
+        source_effectiveness(o.facts, _earlier_month(o, call) if call else o.month, by=by)
+        for by in ("campaign", "channel")
+    ],
 }
 """Interactions timed on opened facts; `load_workspace` (reading the Parquet and opening) is timed apart."""

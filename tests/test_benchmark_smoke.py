@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEADS = 300
 
 INTERACTIONS = ("load_workspace", "all_metrics", "month_switch", "channel_switch", "overview", "cohort_funnel",
-                "score_profile_24", "trends_24", "nurture_analyses")  # fmt: skip
+                "score_profile_24", "trends_24", "nurture_analyses", "source_effectiveness")  # fmt: skip
 NUMBERS = ("raw_parse_s", "ingest_s", "ingest_ratio", "build_facts_s", "duckdb_s", "duckdb_cold_s",
            "ratio_vs_duckdb", "peak_rss_mb", "raw_parse_peak_rss_mb", "csv_mb")  # fmt: skip
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
+from lifecycle.metrics.keys import labelled, lead_positions, remembered
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.schema import NOT_SET
 from lifecycle.workspace import Tables
@@ -88,8 +89,25 @@ def _lead_attr(lead_ids: pd.Series, leads: pd.DataFrame | None, col: str) -> pd.
     return pd.Series(values.reindex(lead_ids).to_numpy(), index=lead_ids.index, dtype="str")
 
 
-def _member(kind: str, ids: pd.Series, groups: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"kind": kind, "id": ids.to_numpy(), "group": groups.to_numpy()})
+def _member(kind: str, ids: pd.Series, groups: pd.Series | pd.Categorical) -> pd.DataFrame:
+    return pd.DataFrame({"kind": kind, "id": ids.to_numpy(), "group": np.asarray(groups, dtype="object")})
+
+
+def _lead_groups(facts: Facts, by: SourceLevel) -> pd.Categorical:
+    """Each lead's group (`_label` of its ``by``), once per facts."""
+    return remembered(facts, ("effectiveness", "lead groups", by), lambda: labelled(facts.leads[by], NOT_SET))
+
+
+def _lead_attr_groups(facts: Facts, lead_ids: pd.Series, by: SourceLevel) -> np.ndarray:
+    """`_label(_lead_attr(lead_ids, facts.leads, by))`: each id's lead's group, ``(not set)`` without one."""
+
+    def per_lead() -> tuple[np.ndarray, np.ndarray]:
+        groups = _lead_groups(facts, by)
+        labels = np.append(np.asarray(groups.categories, dtype="object"), NOT_SET)
+        return labels, np.append(groups.codes, len(groups.categories))  # a missing lead: the last label
+
+    labels, codes = remembered(facts, ("effectiveness", "lead labels", by), per_lead)
+    return labels[codes[lead_positions(facts, lead_ids)]]
 
 
 def _deal_groups(deals: pd.DataFrame, leads: pd.DataFrame | None, by: SourceLevel) -> pd.Series:
@@ -140,20 +158,19 @@ def source_effectiveness(
     start, end = _window(month, months)
     roi_start, roi_end = _window(month, settings.roi_months)
     leads = facts.leads
-    group = _label(leads[by])
-    parts = [_member("lead", leads["lead_id"], group)[_between(leads["created_at"], start, end)]]
-    for kind, col in (("mql", "mql_at"), ("sql", "sql_at")):
-        parts.append(_member(kind, leads["lead_id"], group)[_between(leads[col], start, end)])
+    group = _lead_groups(facts, by)
     cohort = _between(leads["created_at"], start, end)
+    parts = [_member("lead", leads["lead_id"][cohort], group[cohort])]
+    for kind, col in (("mql", "mql_at"), ("sql", "sql_at")):
+        in_window = _between(leads[col], start, end)
+        parts.append(_member(kind, leads["lead_id"][in_window], group[in_window]))
     converted = leads["customer_at"].notna().to_numpy() & cohort
     notes: list[str] = []
 
     if facts.customers is not None:
         customers = facts.customers
         new = customers[_between(customers["start"], start, end)]
-        groups = (
-            _label(new["channel"]) if by == "channel" else _label(_lead_attr(new["lead_id"], base.leads, by))
-        )
+        groups = _label(new["channel"]) if by == "channel" else _lead_attr_groups(base, new["lead_id"], by)
         parts.append(_member("customer", new["customer_id"], groups))
     spend = bookings = spend_12m = bookings_12m = None
     if facts.spend is not None and by != "source":
@@ -164,7 +181,9 @@ def source_effectiveness(
     else:
         notes.append("Spend has no source: costs and ROI are shown by channel or campaign only.")
     if facts.deals is not None:
-        deal_group = _deal_groups(facts.deals, base.leads, by)
+        deal_group = remembered(
+            facts, ("effectiveness", "deal groups", by), lambda: _deal_groups(facts.deals, base.leads, by)
+        )
         bookings, won_ids = _bookings(facts.deals, deal_group, start, end)
         bookings_12m, _ = _bookings(facts.deals, deal_group, roi_start, roi_end)
         parts.append(_member("deal", won_ids, deal_group[won_ids.index]))
@@ -181,8 +200,8 @@ def source_effectiveness(
     out = pd.DataFrame(index=table.index)
     for kind, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls"), ("customer", "customers")):
         out[col] = table[kind].astype("float64")
-    cohort_leads = pd.Series(group[cohort].to_numpy()).value_counts().reindex(out.index, fill_value=0)
-    cohort_customers = pd.Series(group[converted].to_numpy()).value_counts().reindex(out.index, fill_value=0)
+    cohort_leads = pd.Series(group[cohort]).value_counts().reindex(out.index, fill_value=0)
+    cohort_customers = pd.Series(group[converted]).value_counts().reindex(out.index, fill_value=0)
     out["lead_to_customer"] = cohort_customers / cohort_leads.where(cohort_leads > 0)
     if facts.customers is None:
         out["customers"] = np.nan

@@ -43,14 +43,9 @@ def labelled(values: pd.Series, missing: str) -> pd.Categorical:
 def lead_positions(facts: Facts, ids: pd.Series) -> np.ndarray:
     """The row of `facts.leads` holding each id of `ids` (the first, should an id repeat), -1 where the id is
     missing or no lead has it. Categorical ids are looked up once per category."""
-    leads = facts.leads
-    if leads is None:
+    if facts.leads is None:
         return np.full(len(ids), -1, dtype=np.int32)
-    known = pd.Index(leads["lead_id"].astype("str"))
-    rows = np.arange(len(known), dtype=np.int32)  # (int32: a row per send or score change, half the memory)
-    if not known.is_unique:  # a later repeat of an id is never its row: the first one is
-        first = ~known.duplicated()
-        known, rows = known[first], rows[first]
+    known, rows = remembered(facts, "lead id index", lambda: _lead_index(facts.leads["lead_id"]))
     cells = ids if isinstance(ids.dtype, pd.CategoricalDtype) else ids.astype("category")
     categories = cells.cat.categories
     if categories.equals(known):  # sends' lead ids are coded by the leads' rows themselves
@@ -60,6 +55,17 @@ def lead_positions(facts: Facts, ids: pd.Series) -> np.ndarray:
         per_category = np.where(found >= 0, rows[found], np.int32(-1))
     codes = cells.cat.codes.to_numpy()
     return np.append(per_category, np.int32(-1))[np.where(codes < 0, len(categories), codes)]
+
+
+def _lead_index(lead_ids: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """The leads' ids as an index to look ids up in (hashed once: kept per facts) and the row of each; a later
+    repeat of an id is left out (its first row is the one)."""
+    known = pd.Index(lead_ids.astype("str"))
+    rows = np.arange(len(known), dtype=np.int32)  # (int32: a row per send or score change, half the memory)
+    if not known.is_unique:
+        first = ~known.duplicated()
+        known, rows = known[first], rows[first]
+    return known, rows
 
 
 def lead_rows(facts: Facts, name: str, ids: pd.Series) -> np.ndarray:

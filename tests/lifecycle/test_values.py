@@ -122,6 +122,7 @@ def test_empty_markers_are_empty_and_words_are_bad():
 PLAIN_NUMBERS = st.from_regex(r"[+-]?[0-9]{1,12}(\.[0-9]{1,6})?", fullmatch=True)
 
 
+@settings(deadline=None)  # a busy machine is not a failure
 @given(st.lists(st.one_of(st.none(), PLAIN_NUMBERS), max_size=30), st.booleans())
 def test_plain_number_columns_read_by_the_fast_path_equal_the_full_rules(cells, comma_hint):
     raw = texts(*cells)
@@ -189,6 +190,7 @@ CELL_TEXT = st.lists(
 )
 
 
+@settings(deadline=None)  # a busy machine is not a failure
 @given(CELL_TEXT, st.integers(0, 3), st.integers(0, 3))
 def test_text_cells_come_out_trimmed_with_empty_ones_missing(cells, cut, skip):
     # chunked (the reader's blocks) and sliced (an offset into the buffers): the edges are still found
@@ -210,6 +212,7 @@ def test_text_cells_come_out_trimmed_with_empty_ones_missing(cells, cut, skip):
         assert all(c is None or (c == c.strip() and c) for c in kept)
 
 
+@settings(deadline=None)  # a busy machine is not a failure
 @given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "d", "é"])), max_size=20))
 def test_dictionary_codes_number_each_distinct_value_once_on_one_or_two_threads(cells):
     arrow = pa.array(cells, pa.large_string())
