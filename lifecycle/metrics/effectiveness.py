@@ -68,8 +68,8 @@ class SourceEffectiveness:
 
 
 def _label(values: pd.Series) -> pd.Series:
-    out = values.astype("object").astype("str").str.strip()
-    return out.mask(out.isna() | out.eq(""), NOT_SET)
+    """`keys.labelled` as text, on the rows' index: empty → ``(not set)``."""
+    return pd.Series(labelled(values, NOT_SET), index=values.index).astype("str")
 
 
 def _between(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:

@@ -100,8 +100,8 @@ def _in_window(times: pd.Series, start: pd.Timestamp | None, end: pd.Timestamp |
 
 
 def _label(values: pd.Series, missing: str) -> pd.Series:
-    out = values.astype("str").str.strip()
-    return out.mask(out.isna() | out.eq(""), missing)
+    """`keys.labelled` as text, on the rows' index."""
+    return pd.Series(labelled(values, missing), index=values.index).astype("str")
 
 
 def _audience_rows(frame: pd.DataFrame, audience: Audience) -> pd.DataFrame:
