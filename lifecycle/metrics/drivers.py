@@ -100,10 +100,11 @@ def _counted_changes(facts: Facts) -> _Counted:
     rank[np.argsort(created, kind="stable")] = np.arange(len(created))
     by_creation, _ = sorted_order(rank[lead[counted]], len(created))
     counted = counted[by_creation]
+    lead = lead[counted]
     reasons = labelled(changes["reason"], NO_REASON)
     return _Counted(
-        lead=lead[counted],
-        created=created[lead[counted]],
+        lead=lead,
+        created=created[lead],
         reason=reasons.codes[counted],
         points=np.nan_to_num(changes["delta"].to_numpy(dtype="float64")[counted]),
         reasons=reasons.categories,
