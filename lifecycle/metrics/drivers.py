@@ -17,14 +17,26 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
-from lifecycle.metrics.keys import labelled, lead_ids, lead_positions, lead_rows, remembered, sorted_order
+from lifecycle.metrics.keys import (
+    Saved,
+    labelled,
+    lead_ids,
+    lead_positions,
+    lead_rows,
+    remembered,
+    sorted_order,
+    stamps,
+    ticks,
+)
 from lifecycle.metrics.programs import has_program, program_labels
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.workspace import Tables
@@ -111,6 +123,33 @@ def _counted_changes(facts: Facts) -> _Counted:
     )
 
 
+def _changes(facts: Facts) -> _Counted:
+    return remembered(facts, ("drivers", "changes"), lambda: _counted_changes(facts))
+
+
+def _encode_counted(counted: _Counted) -> dict[str, pd.DataFrame]:
+    changes = pd.DataFrame(
+        {
+            "lead": counted.lead,
+            "created": ticks(counted.created),
+            "reason": counted.reason,
+            "points": counted.points,
+        }
+    )
+    return {"changes": changes, "reasons": pd.DataFrame({"reason": counted.reasons})}
+
+
+def _decode_counted(frames: dict[str, pd.DataFrame]) -> _Counted:
+    changes = frames["changes"]
+    return _Counted(
+        lead=changes["lead"].to_numpy(),
+        created=stamps(changes["created"].to_numpy()),
+        reason=changes["reason"].to_numpy(),
+        points=changes["points"].to_numpy(),
+        reasons=pd.Index(frames["reasons"]["reason"].array, dtype="str"),
+    )
+
+
 def _touched(lead: np.ndarray, reason: np.ndarray, leads: int, reasons: int) -> np.ndarray:
     """Each (lead, reason) pair once, as lead × ``reasons`` + reason, in order: marked in a table of every
     pair when that is small (a plain sort of millions of pairs costs ten times more), else sorted."""
@@ -136,7 +175,7 @@ class ScoreDrivers:
     """
 
     drivers: pd.DataFrame
-    members: pd.DataFrame
+    list_members: Callable[[], pd.DataFrame] = field(repr=False)
     leads: int
     notes: tuple[str, ...] = ()
     reason: str | None = None
@@ -144,6 +183,11 @@ class ScoreDrivers:
     @property
     def available(self) -> bool:
         return self.reason is None
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """The leads each reason touched (listed when first asked for: the page shows only the table)."""
+        return self.list_members()
 
 
 def _empty_drivers() -> pd.DataFrame:
@@ -181,17 +225,20 @@ def score_drivers(
     # The whole facts with the cohort narrowed to the channel: what a channel view holds (its leads; the score
     # history stays whole), with what no month or channel changes worked out once.
     facts = build_facts(data)
-    empty_members = pd.DataFrame({"lead_id": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
+
+    def empty_members() -> pd.DataFrame:
+        return pd.DataFrame({"lead_id": pd.Series(dtype="str"), "reason": pd.Series(dtype="str")})
+
     if facts.leads is None:
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), needs_text([("leads", "lead_stages")]))
-    if facts.scores is None:
+    if not facts.has("scores"):
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), needs_text([("score_changes",)]))
     if not facts.has_column("score_changes", "reason"):
         reason = "the score history has no reason column: add the activity or rule behind each change"
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), reason)
     rows = _cohort_rows(facts, month, months, channel)
     n = len(rows)
-    counted = remembered(facts, ("drivers", "changes"), lambda: _counted_changes(facts))
+    counted = _changes(facts)
     start, end = _window(month, months)
     cohort = slice(*np.searchsorted(counted.created, [start, end]))  # the cohort's changes
     lead, reason, points = counted.lead[cohort], counted.reason[cohort], counted.points[cohort]
@@ -233,12 +280,15 @@ def score_drivers(
     notes = []
     if n and not len(lead):
         notes.append("None of these leads has a score change before its MQL date.")
-    members = pd.DataFrame(
-        {
-            "lead_id": lead_ids(facts, touched_lead),
-            "reason": pd.Categorical.from_codes(touched_reason, categories=counted.reasons),
-        }
-    )
+
+    def members() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "lead_id": lead_ids(facts, touched_lead),
+                "reason": pd.Categorical.from_codes(touched_reason, categories=counted.reasons),
+            }
+        )
+
     return ScoreDrivers(drivers, members, n, tuple(notes))
 
 
@@ -257,7 +307,7 @@ class NurtureImpact:
 
     groups: pd.DataFrame
     comparison: pd.DataFrame
-    members: pd.DataFrame
+    list_members: Callable[[], pd.DataFrame] = field(repr=False)
     basis: str
     notes: tuple[str, ...] = ()
     reason: str | None = None
@@ -265,6 +315,11 @@ class NurtureImpact:
     @property
     def available(self) -> bool:
         return self.reason is None
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """Each lead of the comparison and whether it was nurtured (listed when first asked for)."""
+        return self.list_members()
 
 
 def _nurtured(facts: Facts, cohort: pd.DataFrame, rows: np.ndarray) -> tuple[pd.Series, str]:
@@ -275,7 +330,7 @@ def _nurtured(facts: Facts, cohort: pd.DataFrame, rows: np.ndarray) -> tuple[pd.
     if facts.info.get("program_basis") == "leads with a program":
         flag |= cohort["in_program"].astype(bool)
         basis.append("a program on the lead")
-    if facts.sends is not None:
+    if facts.has("sends"):
         first = remembered(facts, ("drivers", "first program email"), lambda: _first_program_email(facts))
         if first is not None:
             got = first[rows]
@@ -292,13 +347,50 @@ def _first_program_email(facts: Facts) -> np.ndarray | None:
     if not mailed.any():
         return None
     lead = lead_rows(facts, "sends", sends["lead_id"])[mailed]
-    stamps = sends["sent_at"].to_numpy()
-    ticks = stamps.view(np.int64)[mailed]
-    known = (lead >= 0) & (ticks != np.iinfo(np.int64).min)  # (NaT: no time, as pandas' min skips it)
+    sent_at = ticks(sends["sent_at"].to_numpy())[mailed]
+    known = (lead >= 0) & (sent_at != np.iinfo(np.int64).min)  # (NaT: no time, as pandas' min skips it)
     first = np.full(len(facts.leads), np.iinfo(np.int64).max)
-    np.minimum.at(first, lead[known], ticks[known])
+    np.minimum.at(first, lead[known], sent_at[known])
     first[first == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
-    return first.view(stamps.dtype)
+    return stamps(first)
+
+
+def _encode_first(first: np.ndarray | None) -> dict[str, pd.DataFrame]:
+    # (None, no program email at all: a frame without the column)
+    return {"first": pd.DataFrame() if first is None else pd.DataFrame({"first": ticks(first)})}
+
+
+def _decode_first(frames: dict[str, pd.DataFrame]) -> np.ndarray | None:
+    frame = frames["first"]
+    return stamps(frame["first"].to_numpy()) if "first" in frame.columns else None
+
+
+def _deal_rows(facts: Facts) -> np.ndarray:
+    """Each deal's lead as a row of the leads (-1: none), once per facts."""
+    return lead_rows(facts, "deals", facts.deals["lead_id"])
+
+
+SAVED = {
+    "driver-changes": Saved(
+        ("drivers", "changes"), _counted_changes, _encode_counted, _decode_counted, ("leads", "scores")
+    ),
+    "first-program-email": Saved(
+        ("drivers", "first program email"),
+        _first_program_email,
+        _encode_first,
+        _decode_first,
+        ("leads", "sends"),
+    ),
+    "deal-lead-rows": Saved(
+        ("lead rows", "deals"),
+        lambda facts: lead_positions(facts, facts.deals["lead_id"]),
+        lambda rows: {"rows": pd.DataFrame({"row": rows})},
+        lambda frames: frames["rows"]["row"].to_numpy(),
+        ("leads", "deals"),
+    ),
+}
+"""What the score drivers and the nurture impact work out once per facts, saved with a workspace's facts
+(`keys.Saved`; the score changes need a score history with reasons, the rest email sends or deals)."""
 
 
 def _group_measures(
@@ -365,13 +457,18 @@ def nurture_impact(
     """Leads created in the ``months`` months ending with M that received an automated program vs those that
     did not: SQL and opportunity rate, win rate, average won deal and days to close (of their deals, to
     date), beside the quoted industry figures (+20 % opportunities, +47 % larger purchases)."""
-    base = build_facts(data)
-    facts = base.view(channel)
-    empty = pd.DataFrame({"lead_id": pd.Series(dtype="str"), "nurtured": pd.Series(dtype="bool")})
+    # The whole facts with the cohort narrowed to the channel: the channel view's leads, in their order, with
+    # what no month or channel changes worked out once (a lead's sends are of its channel, and its deals count
+    # whatever their own channel).
+    facts = build_facts(data)
+
+    def empty() -> pd.DataFrame:
+        return pd.DataFrame({"lead_id": pd.Series(dtype="str"), "nurtured": pd.Series(dtype="bool")})
+
     if facts.leads is None:
         reason = needs_text([("leads", "lead_stages")])
         return NurtureImpact(pd.DataFrame(), pd.DataFrame(), empty, "", (), reason)
-    rows = _cohort_rows(facts, month, months)
+    rows = _cohort_rows(facts, month, months, channel)
     cohort = _cohort(facts, rows, ["in_program", "sql_at", "opportunity_at"])
     nurtured, basis = _nurtured(facts, cohort, rows)
     if not basis:
@@ -383,20 +480,22 @@ def nurture_impact(
     groups_of = pd.CategoricalDtype([NURTURED, NOT_NURTURED])
     cohort = cohort.assign(group=pd.Categorical.from_codes(np.where(nurtured, 0, 1), dtype=groups_of))
     opportunity_known = bool(facts.info.get("stage_sources", {}).get("opportunity_at"))
-    # Deals of these leads on any channel: the lead's channel decides membership, not the deal's.
     deal_leads = None
-    if base.deals is not None:
-        # Each deal's lead as a row of the leads (of this channel), then of the cohort.
+    if facts.deals is not None:
+        # Each deal's lead as a row of the leads, then of the cohort.
         of_cohort = np.full(len(facts.leads) + 1, -1, dtype=np.int64)
         of_cohort[rows] = np.arange(len(rows))
-        deal_leads = of_cohort[lead_rows(facts, "deals", base.deals["lead_id"])]
-    groups = _group_measures(cohort, base.deals, deal_leads, opportunity_known)
+        deal_leads = of_cohort[_deal_rows(facts)]
+    groups = _group_measures(cohort, facts.deals, deal_leads, opportunity_known)
     notes = []
-    if base.deals is None:
+    if facts.deals is None:
         notes.append("No deals export: win rate, deal size and days to close need deals.")
     if not opportunity_known:
         notes.append(
             "No opportunity dates: the opportunity rate needs opportunity dates or deals with a lead."
         )
-    members = pd.DataFrame({"lead_id": lead_ids(facts, rows), "nurtured": nurtured.to_numpy()})
+
+    def members() -> pd.DataFrame:
+        return pd.DataFrame({"lead_id": lead_ids(facts, rows), "nurtured": nurtured.to_numpy()})
+
     return NurtureImpact(groups, _comparison(groups), members, basis, tuple(notes))

@@ -4,27 +4,68 @@ id, and what does not depend on the month or channel asked for is worked out onc
 
 At a million leads (8.5 M sends, 9.7 M score changes) the same analyses on text took 3–19 s each, for every
 month or channel shown; on codes, a month or channel switch takes under 0.1 s each and the first call per opened
-facts 0.5–3.6 s (benchmarks/README.md, eleventh round).
+facts 0.5–3.6 s (benchmarks/README.md, eleventh round). The codes are worked out when a workspace's facts are
+derived and saved with them (`Saved`), so the first call on opened facts reads them instead: 0.2–0.5 s for the
+three analyses together (thirteenth round).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from lifecycle.metrics.derived import Facts
+from lifecycle.metrics.derived import Facts, Later
 
 T = TypeVar("T")
 
 
 def remembered(facts: Facts, key: Any, compute: Callable[[], T]) -> T:
-    """`compute()` once per facts object (a channel view has its own), kept in its `cache` under `key`."""
+    """`compute()` once per facts object (a channel view has its own), kept in its `cache` under `key`. A value
+    saved with the facts of a workspace (`Saved`) is there as a `Later` and read on first use instead."""
     if key not in facts.cache:
         facts.cache[key] = compute()
-    return facts.cache[key]
+    value = facts.cache[key]
+    if isinstance(value, Later):
+        value = facts.cache[key] = value.get()
+    return value
+
+
+@dataclass(frozen=True)
+class Saved(Generic[T]):
+    """A value `remembered` under ``key`` that is worked out when a workspace's facts are derived and saved
+    beside them (``store``), so that opening the workspace does not work it out again (nor read the sends or the
+    score history it comes from): ``compute`` works it out from whole facts (no channel view), ``encode`` gives
+    it as frames of plain columns — numbers without missing values, which read back memory-mapped without a copy —
+    and ``decode`` turns those frames back into the value."""
+
+    key: Any
+    compute: Callable[[Facts], T]
+    encode: Callable[[T], dict[str, pd.DataFrame]]
+    decode: Callable[[dict[str, pd.DataFrame]], T]
+    needs: tuple[str, ...] = ()
+    """The frames of the facts it is worked out from (not saved without them)."""
+
+    def applies(self, facts: Facts) -> bool:
+        """Whether ``facts`` have what the value is worked out from."""
+        return all(facts.has(name) for name in self.needs)
+
+    def frames(self, facts: Facts) -> dict[str, pd.DataFrame]:
+        """The value of ``facts`` (remembered in them) as frames to save."""
+        return self.encode(remembered(facts, self.key, lambda: self.compute(facts)))
+
+
+def ticks(stamps: np.ndarray) -> np.ndarray:
+    """Datetimes as int64 microseconds (a missing time as int64's minimum): a column with no missing value."""
+    return np.asarray(stamps, dtype="datetime64[us]").view(np.int64)
+
+
+def stamps(values: np.ndarray) -> np.ndarray:
+    """`ticks` back as datetimes."""
+    return np.asarray(values, dtype=np.int64).view("datetime64[us]")
 
 
 def labelled(values: pd.Series, missing: str) -> pd.Categorical:

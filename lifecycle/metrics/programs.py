@@ -24,7 +24,9 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -32,7 +34,7 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
-from lifecycle.metrics.keys import labelled, lead_rows, remembered, sorted_order
+from lifecycle.metrics.keys import Saved, labelled, lead_rows, remembered, sorted_order, stamps, ticks
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.workspace import Tables
 
@@ -56,11 +58,12 @@ class ProgramSteps:
     unsubscribes (people; sends at summary level), open_rate, ctr, unsubscribe_rate (÷ delivered), moved_on,
     move_on_share, mql_eligible, mql_90d, mql_90d_share, stalls, drops_out (bool) and flag (a sentence, empty
     when nothing is flagged). ``members``: program, step, recipient, lead_id, customer_id, channel, first_received,
-    delivered, opened, clicked, unsubscribed, moved_on, mql_90d. ``level`` is "event" or "summary".
+    delivered, opened, clicked, unsubscribed, moved_on, mql_90d — listed when first asked for (``list_members``),
+    since they read the email sends, which the step table does not. ``level`` is "event" or "summary".
     """
 
     steps: pd.DataFrame
-    members: pd.DataFrame
+    list_members: Callable[[], pd.DataFrame] = field(repr=False)
     level: str | None
     notes: tuple[str, ...] = ()
     reason: str | None = None
@@ -68,6 +71,11 @@ class ProgramSteps:
     @property
     def available(self) -> bool:
         return self.reason is None
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """The recipients behind the step table (see the class docs)."""
+        return self.list_members()
 
     def rows(self, program: str, step: str | None = None) -> pd.DataFrame:
         """The recipients behind one program (and step)."""
@@ -167,13 +175,26 @@ def has_program(labels: pd.Categorical) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _People:
-    """Every recipient of every program step of one audience, all time (what no month or channel changes):
-    ``frame`` one row per (program, step, recipient) with the member columns, in order of first receipt, and
-    ``pair`` the row's step as a row of ``catalog`` (program, step, order, has_next: one row per step)."""
+    """Every recipient of every program step of one audience, all time (what no month or channel changes), as
+    codes, one element per (program, step, recipient) in order of first receipt: ``pair`` the step as a row of
+    ``catalog`` (program, step, order, has_next: one row per step), ``send`` the row of the sends holding its
+    first send (whose recipient, lead, customer and channel the member rows show), ``channel`` the send's
+    channel as a position in ``channels`` (-1: none), ``received`` the first receipt (`keys.ticks`; a missing time
+    last), and per flag of ``FLAGS`` whether any of its sends was delivered, opened… (as 0/1)."""
 
-    frame: pd.DataFrame
     pair: np.ndarray
+    send: np.ndarray
+    channel: np.ndarray
+    received: np.ndarray
+    flags: dict[str, np.ndarray]
     catalog: pd.DataFrame
+    channels: pd.Index
+
+
+FLAGS = ("delivered", "opened", "clicked", "unsubscribed", "moved_on", "mql_eligible", "mql_90d")
+"""What `_People` records per recipient of a step (the step table sums them)."""
+NEVER = np.iinfo(np.int64).max
+"""The first receipt of a recipient none of whose sends has a time (`_People.received`)."""
 
 
 def _people(facts: Facts, audience: Audience) -> _People:
@@ -203,18 +224,16 @@ def _all_people(facts: Facts, audience: Audience) -> _People:
     first = source[starts]  # each (program, step, recipient)'s first send
 
     # The first receipt (a missing time last, as pandas' min) and whether any send was delivered, opened…
-    stamps = sends["sent_at"].to_numpy()
-    never = np.iinfo(np.int64).max
-    ticks = stamps.view(np.int64)[source]
-    ticks[ticks == np.iinfo(np.int64).min] = never
-    received = np.minimum.reduceat(ticks, starts) if len(starts) else ticks
+    sent_at = ticks(sends["sent_at"].to_numpy())[source]
+    sent_at[sent_at == np.iinfo(np.int64).min] = NEVER
+    received = np.minimum.reduceat(sent_at, starts) if len(starts) else sent_at
     flags = {
         col: np.logical_or.reduceat(sends[col].to_numpy(dtype=bool)[source], starts)
         if len(starts)
         else np.zeros(0, dtype=bool)
         for col in ("delivered", "opened", "clicked", "unsubscribed")
     }
-    del source, ticks
+    del source, sent_at
 
     # Step order and "received the next step" come from every recipient, so a channel view keeps the
     # program's real shape; only then are the rows narrowed to the channel.
@@ -239,34 +258,88 @@ def _all_people(facts: Facts, audience: Audience) -> _People:
         next_keys += group_keys[has_next] % n_recipients
         at = np.minimum(np.searchsorted(group_keys, next_keys), len(group_keys) - 1)
         moved_on[has_next] = group_keys[at] == next_keys
+    flags["moved_on"] = moved_on
+
+    # MQL within 90 days of the first receipt, of the recipients who were leads not yet MQL then.
+    mql_at = np.full(len(first), np.iinfo(np.int64).min)
+    if facts.leads is not None:
+        mql_of_lead = np.append(ticks(facts.leads["mql_at"].to_numpy()), np.iinfo(np.int64).min)
+        mql_at = mql_of_lead[lead_rows(facts, "sends", sends["lead_id"])[first]]
+    has_mql = mql_at != np.iinfo(np.int64).min
+    is_lead = sends["lead_id"].notna().to_numpy()[first]
+    # (a missing first receipt: no MQL is at or before it, nor within 90 days after it)
+    eligible = is_lead & ~(has_mql & (received != NEVER) & (mql_at <= received))
+    window = pd.Timedelta(MQL_WINDOW).value // 1000
+    flags["mql_eligible"] = eligible
+    flags["mql_90d"] = (
+        eligible & has_mql & (received != NEVER) & (mql_at > received) & (mql_at <= received + window)
+    )
 
     # In order of first receipt (a missing one last), so that a window of months is one slice (`_event_level`).
     by_receipt = np.argsort(received, kind="stable")
-    first, received, pair = first[by_receipt], received[by_receipt], pair[by_receipt]
-    received[received == never] = np.iinfo(np.int64).min
-    received = received.view(stamps.dtype)
-    frame = pd.DataFrame(
-        {
-            "program": pd.Categorical.from_codes(program.codes[first], dtype=program.dtype),
-            "step": pd.Categorical.from_codes(step.codes[first], dtype=step.dtype),
-            **{
-                col: sends[col].take(first).reset_index(drop=True)
-                for col in ("recipient", "lead_id", "customer_id", "channel")
-            },
-            "first_received": received,
-            **{col: values[by_receipt] for col, values in flags.items()},
-            "order": catalog["order"].to_numpy()[pair],
-            "moved_on": moved_on[by_receipt],
-        }
+    channel = sends["channel"].astype("category")
+    return _People(
+        pair=pair[by_receipt].astype(np.int32),
+        send=first[by_receipt].astype(np.int32 if len(sends) < 2**31 else np.int64),
+        channel=channel.cat.codes.to_numpy()[first[by_receipt]].astype(np.int32),
+        received=received[by_receipt],
+        flags={col: values[by_receipt] for col, values in flags.items()},
+        catalog=catalog,
+        channels=pd.Index(channel.cat.categories.astype("str")),
     )
-    mql_at = np.full(len(first), np.datetime64("NaT"), "M8[us]")
-    if facts.leads is not None:
-        mql_of_lead = np.append(facts.leads["mql_at"].to_numpy(), np.datetime64("NaT"))
-        mql_at = mql_of_lead[lead_rows(facts, "sends", sends["lead_id"])[first]]
-    eligible = frame["lead_id"].notna().to_numpy() & ~(mql_at <= received)
-    frame["mql_eligible"] = eligible
-    frame["mql_90d"] = eligible & (mql_at > received) & (mql_at <= received + MQL_WINDOW.to_timedelta64())
-    return _People(frame, pair, catalog)
+
+
+def _encode_people(people: _People) -> dict[str, pd.DataFrame]:
+    codes = pd.DataFrame(
+        {"pair": people.pair, "send": people.send, "channel": people.channel, "received": people.received}
+        | {col: people.flags[col].view(np.uint8) for col in FLAGS}
+    )
+    return {"codes": codes, "catalog": people.catalog, "channels": pd.DataFrame({"channel": people.channels})}
+
+
+def _decode_people(frames: dict[str, pd.DataFrame]) -> _People:
+    codes = frames["codes"]
+    return _People(
+        pair=codes["pair"].to_numpy(),
+        send=codes["send"].to_numpy(),
+        channel=codes["channel"].to_numpy(),
+        received=codes["received"].to_numpy(),
+        flags={col: codes[col].to_numpy().view(bool) for col in FLAGS},
+        catalog=frames["catalog"],
+        channels=pd.Index(frames["channels"]["channel"].array, dtype="str"),
+    )
+
+
+def _names_a_program(facts: Facts) -> bool:
+    """Whether any send names a program."""
+    return bool(has_program(program_labels(facts)).any())
+
+
+def _any_program(facts: Facts) -> bool:
+    """`_names_a_program`, once per facts."""
+    return remembered(facts, ("programs", "any"), lambda: _names_a_program(facts))
+
+
+SAVED = {
+    **{
+        f"program-people-{audience}": Saved(
+            ("programs", "people", audience),
+            lambda facts, audience=audience: _all_people(facts, audience),
+            _encode_people,
+            _decode_people,
+            ("sends",),
+        )
+        for audience in ("prospect", "customer")  # the Nurture and Expand pages' program tables
+    },
+    "program-any": Saved(
+        ("programs", "any"),
+        _names_a_program,
+        lambda any_program: {"any": pd.DataFrame({"any": [any_program]})},
+        lambda frames: bool(frames["any"]["any"].iloc[0]),
+        ("sends",),
+    ),
+}
+"""What the program tables work out once per facts, saved with a workspace's facts (`keys.Saved`)."""
 
 
 def _event_level(
@@ -275,31 +348,53 @@ def _event_level(
     audience: Audience,
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, Callable[[], pd.DataFrame]]:
+    """The step table of the recipients who first got a step in [start, end) (all when start is None), and
+    how to list them (member rows: read only when asked for, from the sends)."""
     people = _people(facts, audience)
-    frame, pair = people.frame, people.pair
+    window = slice(0, len(people.pair))
     if start is not None:  # the recipients who first got the step in the window: one slice (`_People`)
-        bounds = np.array([start, end], dtype="datetime64[us]")  # (Timestamps would be compared as objects)
-        window = slice(*np.searchsorted(frame["first_received"].to_numpy(), bounds))
-        frame, pair = frame.iloc[window], pair[window]
-    keep = np.ones(len(frame), dtype=bool)
+        window = slice(
+            *np.searchsorted(people.received, ticks(np.array([start, end], dtype="datetime64[us]")))
+        )
+    chosen = np.arange(window.start, window.stop)
     if channel is not None and facts.info.get("sends_filterable"):
-        keep = (frame["channel"] == channel).to_numpy()
-    pair = pair[keep]
+        code = people.channels.get_indexer([channel])[0]
+        chosen = chosen[people.channel[window] == code] if code >= 0 else chosen[:0]
+    pair = people.pair[chosen]
     size = len(people.catalog)
     recipients = np.bincount(pair, minlength=size)
     steps = people.catalog.assign(recipients=recipients)
     for col, total in (("delivered", "delivered"), ("opened", "opens"), ("clicked", "clicks"),
                        ("unsubscribed", "unsubscribes"), ("moved_on", "moved_on"),
                        ("mql_eligible", "mql_eligible"), ("mql_90d", "mql_90d")):  # fmt: skip
-        steps[total] = np.bincount(pair, weights=frame[col].to_numpy()[keep], minlength=size)
+        steps[total] = np.bincount(pair, weights=people.flags[col][chosen], minlength=size)
     steps = _rates(steps[recipients > 0].reset_index(drop=True))
     steps["move_on_share"] = steps["move_on_share"].where(steps["has_next"])
-    members = frame[keep].reset_index(drop=True)[
-        ["program", "step", "recipient", "lead_id", "customer_id", "channel", "first_received", "delivered", "opened",
-         "clicked", "unsubscribed", "moved_on", "mql_90d"]
-    ]  # fmt: skip
-    return steps.drop(columns="has_next"), members
+    return steps.drop(columns="has_next"), lambda: _members(facts, people, chosen)
+
+
+def _members(facts: Facts, people: _People, chosen: np.ndarray) -> pd.DataFrame:
+    """The member rows of the recipients at ``chosen`` (positions in ``people``)."""
+    pair, first = people.pair[chosen], people.send[chosen]
+    sends = facts.sends
+    received = people.received[chosen].copy()
+    received[received == NEVER] = np.iinfo(np.int64).min
+    return pd.DataFrame(
+        {
+            "program": pd.Categorical(people.catalog["program"]).take(pair),
+            "step": pd.Categorical(people.catalog["step"]).take(pair),
+            **{
+                col: sends[col].take(first).reset_index(drop=True)
+                for col in ("recipient", "lead_id", "customer_id", "channel")
+            },
+            "first_received": stamps(received),
+            **{
+                col: people.flags[col][chosen].copy()
+                for col in ("delivered", "opened", "clicked", "unsubscribed", "moved_on", "mql_90d")
+            },
+        }
+    )
 
 
 def _summary_level(
@@ -362,7 +457,7 @@ def program_steps(
     empty_steps = empty_steps.astype({"program": "str", "step": "str", "flag": "str", "order": "int64"})
     empty_steps = empty_steps.astype({"stalls": "bool", "drops_out": "bool"})
     notes: list[str] = []
-    has_events = facts.sends is not None and bool(has_program(program_labels(facts)).any())
+    has_events = facts.has("sends") and _any_program(facts)
     has_summary = facts.email_summary is not None and _label(facts.email_summary["program"], "").ne("").any()
     if has_events:
         steps, members = _event_level(facts, channel, audience, start, end)
@@ -372,7 +467,7 @@ def program_steps(
                 "Email recipients do not match any lead or customer: programs are not filtered by channel."
             )
     elif has_summary:
-        steps, members, level = _summary_level(facts, audience, start, end), _empty_members(), "summary"
+        steps, members, level = _summary_level(facts, audience, start, end), _empty_members, "summary"
         notes.append(
             "Summary-level email export: recipients are sends; moving on and MQLs within 90 days need "
             "event-level email activity (email_events)."
@@ -380,13 +475,13 @@ def program_steps(
         if channel is not None:
             notes.append("Summary-level email sends carry no channel: programs are not filtered by channel.")
     else:
-        if facts.sends is None and facts.email_summary is None:
+        if not facts.has("sends") and facts.email_summary is None:
             reason = needs_text([("email_events", "email_sends")])
         else:
             reason = "no email in the exports names its program: add a program column to the email export"
-        return ProgramSteps(empty_steps, _empty_members(), None, (), reason)
+        return ProgramSteps(empty_steps, _empty_members, None, (), reason)
     if steps.empty:
-        return ProgramSteps(empty_steps, members.reset_index(drop=True), level, tuple(notes))
+        return ProgramSteps(empty_steps, members, level, tuple(notes))
     return ProgramSteps(
         _finish(steps, stall_ratio, dropout_rate, min_recipients), members, level, tuple(notes)
     )

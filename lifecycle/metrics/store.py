@@ -15,9 +15,12 @@ saves them for next time. Writes follow the workspace's rule: files first, then 
 replace.
 
 Opening reads every frame except the largest (``LATER``): the event-level email sends, the score history and
-its leads. Only the nurture page's program and score-driver tables and the e-mail drill-through rows read
-them, so they are read on first use (``derived.Later``) from files opened when the facts were (a later save
-that replaces the files does not take them away from facts already open).
+its leads. The program, score-driver and nurture-impact tables of the Nurture and Expand pages work from codes
+derived from them once per facts (``SAVED``: who received which step when, the score changes before MQL as
+integers), which are saved too, uncompressed, and memory-mapped on first use; only the rows behind those tables
+and the e-mail drill-through read the frames themselves, so they are read on first use (``derived.Later``)
+from files opened when the facts were (a later save that replaces the files does not take them away from facts
+already open).
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from lifecycle.memory import release_freed_memory
+from lifecycle.metrics import drivers, programs
 from lifecycle.metrics.derived import Facts, Later, build_facts
 from lifecycle.metrics.engine import event_date_range, recent_values, remember_values
+from lifecycle.metrics.keys import Saved
 from lifecycle.metrics.scores import ScoreHistory
 from lifecycle.workspace import (
     _atomic_write,
@@ -76,6 +81,10 @@ def _source(folder: Path) -> dict[str, str | list[str]]:
 
 LATER = ("sends", "scores", "score_leads")
 """The frames read on first use (``_frame_later``), written compressed; the others are uncompressed (mapped)."""
+SAVED: dict[str, Saved[Any]] = {**programs.SAVED, **drivers.SAVED}
+"""What the analyses of the Nurture and Expand pages work out once per facts from the email sends and the score
+history (`keys.Saved`): saved as ``saved.<name>.<part>`` frames and read on first use, so that the first program,
+score-driver or nurture-impact table of opened facts neither reads those frames nor works it out again."""
 
 
 def _write_frame(folder: Path, name: str, frame: pd.DataFrame) -> str:
@@ -112,10 +121,15 @@ def save_facts(folder: str | os.PathLike[str], facts: Facts) -> None:
             {"lead_id": facts.scores.lead_index, "start": facts.scores.starts[:-1]}
         )
     # The frames are written on a second thread (Arrow encodes and compresses outside the GIL) while this one
-    # computes the metric values; each frame is only read.
+    # computes the metric values and the analyses' saved values; each frame is only read.
     with ThreadPoolExecutor(1) as pool:
         written = {name: pool.submit(_write_frame, folder, name, frame) for name, frame in frames.items()}
         values = recent_values(facts)
+        for name, saved in SAVED.items():
+            if saved.applies(facts):
+                for part, frame in saved.frames(facts).items():
+                    key = f"saved.{name}.{part}"
+                    written[key] = pool.submit(_write_frame, folder, key, frame)
         files = {name: future.result() for name, future in written.items()}
     files["values"] = _write_frame(folder, "values", values)
     span = event_date_range(facts)
@@ -192,7 +206,23 @@ def load_facts(folder: str | os.PathLike[str]) -> Facts | None:
     span = entry["date_range"]
     facts.cache["date_range"] = tuple(pd.Timestamp(day) for day in span) if span is not None else None
     remember_values(facts, _read_frame(folder, files["values"]))
+    for name, saved in SAVED.items():
+        parts = {f.removeprefix(f"saved.{name}."): files[f] for f in files if f.startswith(f"saved.{name}.")}
+        if parts:
+            facts.cache[saved.key] = _saved_later(folder, saved, parts)
     return facts
+
+
+def _saved_later(folder: Path, saved: Saved[Any], parts: dict[str, str]) -> Later[Any]:
+    """The value of ``saved`` decoded from its frames on first use, from the files opened now; numeric columns
+    are memory-mapped, not copied (`keys.Saved`)."""
+    opened = {part: pa.memory_map(str(folder / file)) for part, file in parts.items()}
+
+    def read() -> Any:
+        tables = {part: pa.ipc.open_file(source).read_all() for part, source in opened.items()}
+        return saved.decode({part: table.to_pandas(split_blocks=True) for part, table in tables.items()})
+
+    return Later(read)
 
 
 def open_facts(folder: str | os.PathLike[str], *, save: bool = True) -> Facts:

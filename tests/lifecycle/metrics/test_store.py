@@ -16,7 +16,9 @@ from lifecycle.metrics import (
     months_in_data,
 )
 from lifecycle.metrics.derived import Later
+from lifecycle.metrics.drivers import nurture_impact, score_drivers
 from lifecycle.metrics.engine import SAVED_MONTHS
+from lifecycle.metrics.programs import program_steps
 from lifecycle.metrics.store import FRAMES, load_facts, open_facts, save_facts
 from lifecycle.sample import generate
 from lifecycle.workspace import commit, load_tables, read_manifest
@@ -164,3 +166,35 @@ def test_event_tables_read_as_categoricals_give_the_same_facts(workspace, tmp_pa
     folder = tmp_path / "messy"
     commit(folder, {**tables, "email_events": events, "score_changes": scores})
     assert_same_facts(build_facts(load_tables(folder, compact=True)), build_facts(load_tables(folder)))
+
+
+def test_the_nurture_analyses_of_opened_facts_read_their_saved_codes_not_the_sends_nor_the_score_history(
+    workspace,
+):
+    save_facts(workspace, build_facts(load_tables(workspace)))
+    loaded = load_facts(workspace)
+    # Facts with nothing worked out yet: their analyses compute from the frames.
+    fresh = build_facts(load_tables(workspace))
+    months = months_in_data(fresh)
+    cases = [(month, channel) for month in months[-13::6] for channel in (None, channels(fresh)[0])]
+    for month, channel in cases:
+        for audience in ("prospect", "customer"):
+            got = program_steps(loaded, month, channel, audience=audience, months=3)
+            want = program_steps(fresh, month, channel, audience=audience, months=3)
+            assert len(want.steps) > 0, (month, channel, audience)
+            pd.testing.assert_frame_equal(got.steps, want.steps)
+        got, want = score_drivers(loaded, month, channel), score_drivers(fresh, month, channel)
+        assert len(want.drivers) > 0
+        pd.testing.assert_frame_equal(got.drivers, want.drivers)
+        got, want = nurture_impact(loaded, month, channel), nurture_impact(fresh, month, channel)
+        assert want.basis
+        pd.testing.assert_frame_equal(got.groups, want.groups)
+        pd.testing.assert_frame_equal(got.comparison, want.comparison)
+    assert isinstance(loaded.stored("sends"), Later) and isinstance(loaded.stored("scores"), Later)
+    # The rows behind the tables, asked for, read the sends then and are the same.
+    month, channel = cases[-1]
+    for analysis in (program_steps, score_drivers, nurture_impact):
+        got, want = analysis(loaded, month, channel).members, analysis(fresh, month, channel).members
+        assert len(want) > 0, analysis.__name__
+        pd.testing.assert_frame_equal(got, want, obj=analysis.__name__)
+    assert not isinstance(loaded.stored("sends"), Later)
