@@ -127,26 +127,105 @@ def _changes(facts: Facts) -> _Counted:
     return remembered(facts, ("drivers", "changes"), lambda: _counted_changes(facts))
 
 
-def _encode_counted(counted: _Counted) -> dict[str, pd.DataFrame]:
-    changes = pd.DataFrame(
-        {
-            "lead": counted.lead,
-            "created": ticks(counted.created),
-            "reason": counted.reason,
-            "points": counted.points,
-        }
+@dataclass(frozen=True)
+class _Tally:
+    """`_Counted` summed per creation month of the lead (``first`` the first one, as a monthly period's ordinal),
+    channel of the lead (a position in ``channels``, after a first one for leads without a channel) and reason (a
+    position in ``reasons``): ``changes``, ``points``, ``leads_touched`` (the leads with a change of the reason)
+    and ``mql_touched`` (of those, the MQLs), each of shape (months, channels + 1, reasons). A window of whole
+    months, of all channels or of one, is then a sum of a few of them. Worked out once per facts."""
+
+    first: int
+    changes: np.ndarray
+    points: np.ndarray
+    leads_touched: np.ndarray
+    mql_touched: np.ndarray
+    channels: pd.Index
+    reasons: pd.Index
+
+    def window(self, month: str | pd.Period, months: int, channel: str | None) -> dict[str, np.ndarray]:
+        """Per reason, the sums over the leads created in the ``months`` months ending with M (of ``channel``
+        when set)."""
+        last = parse_month(month).ordinal - self.first + 1
+        picked = slice(max(last - months, 0), max(last, 0))
+        out = {}
+        for col in ("changes", "points", "leads_touched", "mql_touched"):
+            values = getattr(self, col)[picked]
+            if channel is None:
+                out[col] = values.sum(axis=(0, 1))
+            else:
+                code = self.channels.get_indexer([channel])[0]
+                out[col] = values[:, code + 1].sum(axis=0) if code >= 0 else values.sum(axis=(0, 1)) * 0
+        return out
+
+
+def _tally(facts: Facts) -> _Tally:
+    return remembered(facts, ("drivers", "tally"), lambda: _tally_changes(facts))
+
+
+def _tally_changes(facts: Facts) -> _Tally:
+    counted = _changes(facts)
+    leads = facts.leads
+    created = leads["created_at"].to_numpy().astype("datetime64[M]").view(np.int64)
+    dated = created != np.iinfo(np.int64).min
+    first = int(created[dated].min()) if dated.any() else 0
+    span = int(created[dated].max()) - first + 1 if dated.any() else 0
+    channel = leads["channel"].astype("category")
+    channels = pd.Index(channel.cat.categories.astype("str"))
+    shape = (span, len(channels) + 1, len(counted.reasons))
+    # Each lead's cell of (month, channel) as one number; an undated lead has none (-1).
+    cell = np.where(dated, (created - first) * shape[1] + channel.cat.codes.to_numpy() + 1, -1)
+    size = int(np.prod(shape))
+
+    def summed(lead: np.ndarray, reason: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        at = cell[lead]
+        keep = at >= 0
+        flat = at[keep] * shape[2] + reason[keep]
+        return np.bincount(flat, weights=None if weights is None else weights[keep], minlength=size).reshape(
+            shape
+        )
+
+    touched = _touched(counted.lead, counted.reason, len(leads), shape[2])
+    touched_lead = touched // shape[2]
+    touched_reason = (touched % shape[2]).astype(np.int64)
+    has_mql = ~np.isnat(leads["mql_at"].to_numpy())
+    return _Tally(
+        first=first,
+        changes=summed(counted.lead, counted.reason),
+        points=summed(counted.lead, counted.reason, counted.points),
+        leads_touched=summed(touched_lead, touched_reason),
+        mql_touched=summed(touched_lead, touched_reason, has_mql[touched_lead].astype(np.float64)),
+        channels=channels,
+        reasons=counted.reasons,
     )
-    return {"changes": changes, "reasons": pd.DataFrame({"reason": counted.reasons})}
 
 
-def _decode_counted(frames: dict[str, pd.DataFrame]) -> _Counted:
-    changes = frames["changes"]
-    return _Counted(
-        lead=changes["lead"].to_numpy(),
-        created=stamps(changes["created"].to_numpy()),
-        reason=changes["reason"].to_numpy(),
-        points=changes["points"].to_numpy(),
-        reasons=pd.Index(frames["reasons"]["reason"].array, dtype="str"),
+def _encode_tally(tally: _Tally) -> dict[str, pd.DataFrame]:
+    cells = pd.DataFrame(
+        {col: getattr(tally, col).ravel() for col in ("changes", "points", "leads_touched", "mql_touched")}
+    )
+    shape = pd.DataFrame({"first": [tally.first], "months": [tally.changes.shape[0]]})
+    return {
+        "cells": cells,
+        "shape": shape,
+        "channels": pd.DataFrame({"channel": tally.channels}),
+        "reasons": pd.DataFrame({"reason": tally.reasons}),
+    }
+
+
+def _decode_tally(frames: dict[str, pd.DataFrame]) -> _Tally:
+    channels = pd.Index(frames["channels"]["channel"].array, dtype="str")
+    reasons = pd.Index(frames["reasons"]["reason"].array, dtype="str")
+    shape = (int(frames["shape"]["months"].iloc[0]), len(channels) + 1, len(reasons))
+    cells = frames["cells"]
+    return _Tally(
+        first=int(frames["shape"]["first"].iloc[0]),
+        **{
+            col: cells[col].to_numpy().reshape(shape)
+            for col in ("changes", "points", "leads_touched", "mql_touched")
+        },
+        channels=channels,
+        reasons=reasons,
     )
 
 
@@ -238,31 +317,17 @@ def score_drivers(
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), reason)
     rows = _cohort_rows(facts, month, months, channel)
     n = len(rows)
-    counted = _changes(facts)
-    start, end = _window(month, months)
-    cohort = slice(*np.searchsorted(counted.created, [start, end]))  # the cohort's changes
-    lead, reason, points = counted.lead[cohort], counted.reason[cohort], counted.points[cohort]
-    if channel is not None:
-        of_channel = (facts.leads["channel"] == channel).to_numpy()[lead]
-        lead, reason, points = lead[of_channel], reason[of_channel], points[of_channel]
-    size = len(counted.reasons)
-    count = np.bincount(reason, minlength=size)
-    points = np.bincount(reason, weights=points, minlength=size)
-    touched = _touched(lead, reason, len(facts.leads), size)  # the leads each reason touched
-    touched_reason, touched_lead = touched % size, touched // size
-    mql_of_lead = facts.leads["mql_at"].to_numpy()
-    present = np.flatnonzero(count)
+    tally = _tally(facts)
+    counts = tally.window(month, months, channel)
+    size = len(tally.reasons)
+    present = np.flatnonzero(counts["changes"])
     drivers = pd.DataFrame(
         {
-            "reason": counted.reasons[present].astype("str"),
-            "changes": count[present],
-            "points": points[present],
-            "leads_touched": np.bincount(touched_reason, minlength=size)[present],
-            "mql_touched": np.bincount(
-                touched_reason, weights=~np.isnat(mql_of_lead[touched_lead]), minlength=size
-            )[present],
+            "reason": tally.reasons[present].astype("str"),
+            **{col: values[present] for col, values in counts.items()},
         }
     )
+    mql_of_lead = facts.leads["mql_at"].to_numpy()
     n_mql = int((~np.isnat(mql_of_lead[rows])).sum())
     drivers["leads_untouched"] = n - drivers["leads_touched"]
     untouched = drivers["leads_untouched"].astype("float64")
@@ -278,14 +343,22 @@ def score_drivers(
         {"reason": "str", "changes": "int64", "points": "float64", "leads_touched": "int64"}
     )
     notes = []
-    if n and not len(lead):
+    if n and not len(present):
         notes.append("None of these leads has a score change before its MQL date.")
 
     def members() -> pd.DataFrame:
+        counted = _changes(facts)
+        start, end = _window(month, months)
+        cohort = slice(*np.searchsorted(counted.created, [start, end]))  # the cohort's changes
+        lead, reason = counted.lead[cohort], counted.reason[cohort]
+        if channel is not None:
+            of_channel = (facts.leads["channel"] == channel).to_numpy()[lead]
+            lead, reason = lead[of_channel], reason[of_channel]
+        touched = _touched(lead, reason, len(facts.leads), size)  # the leads each reason touched
         return pd.DataFrame(
             {
-                "lead_id": lead_ids(facts, touched_lead),
-                "reason": pd.Categorical.from_codes(touched_reason, categories=counted.reasons),
+                "lead_id": lead_ids(facts, touched // size),
+                "reason": pd.Categorical.from_codes(touched % size, categories=counted.reasons),
             }
         )
 
@@ -371,8 +444,8 @@ def _deal_rows(facts: Facts) -> np.ndarray:
 
 
 SAVED = {
-    "driver-changes": Saved(
-        ("drivers", "changes"), _counted_changes, _encode_counted, _decode_counted, ("leads", "scores")
+    "driver-tally": Saved(
+        ("drivers", "tally"), _tally_changes, _encode_tally, _decode_tally, ("leads", "scores")
     ),
     "first-program-email": Saved(
         ("drivers", "first program email"),

@@ -27,7 +27,7 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
-from lifecycle.metrics.keys import labelled, lead_positions, remembered
+from lifecycle.metrics.keys import labelled, lead_positions, lead_rows, remembered
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.schema import NOT_SET
 from lifecycle.workspace import Tables
@@ -81,14 +81,6 @@ def _window(month: str | pd.Period, months: int) -> tuple[pd.Timestamp, pd.Times
     return month_bounds(last - (months - 1))[0], month_bounds(last)[1]
 
 
-def _lead_attr(lead_ids: pd.Series, leads: pd.DataFrame | None, col: str) -> pd.Series:
-    if leads is None:
-        return pd.Series(np.nan, index=lead_ids.index, dtype="str")
-    values = pd.Series(leads[col].astype("object").to_numpy(), index=pd.Index(leads["lead_id"]))
-    values = values[~values.index.duplicated()]
-    return pd.Series(values.reindex(lead_ids).to_numpy(), index=lead_ids.index, dtype="str")
-
-
 def _member(kind: str, ids: pd.Series, groups: pd.Series | pd.Categorical) -> pd.DataFrame:
     return pd.DataFrame({"kind": kind, "id": ids.to_numpy(), "group": np.asarray(groups, dtype="object")})
 
@@ -99,7 +91,7 @@ def _lead_groups(facts: Facts, by: SourceLevel) -> pd.Categorical:
 
 
 def _lead_attr_groups(facts: Facts, lead_ids: pd.Series, by: SourceLevel) -> np.ndarray:
-    """`_label(_lead_attr(lead_ids, facts.leads, by))`: each id's lead's group, ``(not set)`` without one."""
+    """Each id's lead's group (`_lead_groups`), ``(not set)`` without one."""
 
     def per_lead() -> tuple[np.ndarray, np.ndarray]:
         groups = _lead_groups(facts, by)
@@ -110,11 +102,34 @@ def _lead_attr_groups(facts: Facts, lead_ids: pd.Series, by: SourceLevel) -> np.
     return labels[codes[lead_positions(facts, lead_ids)]]
 
 
-def _deal_groups(deals: pd.DataFrame, leads: pd.DataFrame | None, by: SourceLevel) -> pd.Series:
+def _deal_groups(facts: Facts, base: Facts, by: SourceLevel) -> pd.Series:
+    """Each deal's group of ``facts`` (a channel view's deals are the whole facts' ``base`` of that channel):
+    worked out for the whole deals once, by codes — the deal's lead found by `keys.lead_rows` (saved with a
+    workspace's facts) and labelled with `_lead_groups`."""
+    groups = remembered(base, ("effectiveness", "all deal groups", by), lambda: _all_deal_groups(base, by))
+    if facts is not base:
+        groups = groups[(base.deals["channel"] == facts.channel).to_numpy()]
+    return pd.Series(groups, dtype="str")
+
+
+def _all_deal_groups(facts: Facts, by: SourceLevel) -> np.ndarray:
+    deals = facts.deals
     if by == "channel":
-        return _label(deals["channel"])
-    own = deals["campaign"] if by == "campaign" else pd.Series(np.nan, index=deals.index, dtype="str")
-    return _label(own.astype("str").fillna(_lead_attr(deals["lead_id"], leads, by)))
+        return np.asarray(_label(deals["channel"]), dtype="object")
+    if facts.leads is None:
+        of_lead = np.full(len(deals), NOT_SET, dtype="object")
+    else:
+        groups = _lead_groups(facts, by)
+        labels = np.append(np.asarray(groups.categories, dtype="object"), NOT_SET)
+        codes = np.append(groups.codes, len(groups.categories))  # a deal without a lead: the last label
+        of_lead = labels[codes[lead_rows(facts, "deals", deals["lead_id"])]]
+    if by != "campaign":
+        return of_lead
+    own = deals["campaign"]
+    named = own.notna().to_numpy()
+    # A deal's own campaign where it has one (blank text too, which labels as not set), else its lead's.
+    of_lead[named] = np.asarray(_label(own[named]), dtype="object")
+    return of_lead
 
 
 def _spend_by_group(
@@ -182,7 +197,7 @@ def source_effectiveness(
         notes.append("Spend has no source: costs and ROI are shown by channel or campaign only.")
     if facts.deals is not None:
         deal_group = remembered(
-            facts, ("effectiveness", "deal groups", by), lambda: _deal_groups(facts.deals, base.leads, by)
+            facts, ("effectiveness", "deal groups", by), lambda: _deal_groups(facts, base, by)
         )
         bookings, won_ids = _bookings(facts.deals, deal_group, start, end)
         bookings_12m, _ = _bookings(facts.deals, deal_group, roi_start, roi_end)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from metrics_fixtures import table
 
@@ -148,3 +149,55 @@ def test_a_lead_counts_as_nurtured_when_it_got_a_program_email_before_its_sql_da
 def test_nurture_impact_without_any_program_information_is_unavailable():
     result = nurture_impact({"leads": LEADS.drop(columns=["program"])}, "2024-03")
     assert not result.available and "program" in result.reason
+
+
+def test_score_drivers_of_any_window_and_channel_match_a_count_over_the_changes_themselves():
+    # Leads created over six months (some undated) on two channels, their changes before and after MQL: each
+    # window and channel counted here directly from the changes, lead by lead.
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2024-01-01", "2024-06-30", freq="D")
+    created = pd.Series(rng.choice(days, 80)).where(rng.random(80) > 0.1)
+    mql = (created + pd.to_timedelta(rng.integers(0, 60, 80), unit="D")).where(rng.random(80) > 0.5)
+    leads = table(
+        "leads",
+        lead_id=[f"L{i}" for i in range(80)],
+        created_at=created.dt.strftime("%Y-%m-%d").tolist(),
+        channel=rng.choice(["web", "ads"], 80).tolist(),
+        mql_at=mql.dt.strftime("%Y-%m-%d").tolist(),
+    )
+    scores = table(
+        "score_changes",
+        lead_id=[f"L{i}" for i in rng.integers(0, 80, 400)],
+        at=pd.Series(rng.choice(days, 400)).dt.strftime("%Y-%m-%d").tolist(),
+        delta=rng.integers(-5, 30, 400).tolist(),
+        reason=rng.choice(["webinar", "visit", "demo", "form"], 400).tolist(),
+    )
+    mql_of = dict(zip(leads["lead_id"], pd.to_datetime(leads["mql_at"]), strict=True))
+    pairs = zip(scores["lead_id"], scores["at"], strict=True)
+    counted = scores[[pd.isna(mql_of[i]) or at <= mql_of[i] for i, at in pairs]]
+    for month, months, channel in [("2024-03", 1, None), ("2024-04", 3, "web"), ("2024-06", 12, "ads"),
+                                   ("2024-02", 2, None), ("2023-12", 1, None), ("2024-05", 2, "nope")]:  # fmt: skip
+        last = pd.Period(month, "M")
+        start, end = (last - (months - 1)).start_time, (last + 1).start_time
+        in_cohort = leads["created_at"].ge(start) & leads["created_at"].lt(end)
+        if channel is not None:
+            in_cohort &= leads["channel"].eq(channel)
+        cohort = leads[in_cohort]
+        mine = counted[counted["lead_id"].isin(cohort["lead_id"])]
+        result = score_drivers({"leads": leads, "score_changes": scores}, month, channel, months=months)
+        got = result.drivers.set_index("reason")
+        assert result.leads == len(cohort)
+        assert sorted(got.index) == sorted(mine["reason"].unique()), (month, months, channel)
+        mqls = {i for i in cohort["lead_id"] if pd.notna(mql_of[i])}
+        for reason, rows in mine.groupby("reason"):
+            touched = set(rows["lead_id"])
+            row = got.loc[reason]
+            assert row[["changes", "points", "leads_touched"]].tolist() == [
+                len(rows), rows["delta"].sum(), len(touched)
+            ], (month, months, channel, reason)  # fmt: skip
+            assert row["mql_rate_touched"] == pytest.approx(len(touched & mqls) / len(touched))
+            untouched = len(cohort) - len(touched)
+            if untouched:
+                assert row["mql_rate_untouched"] == pytest.approx(len(mqls - touched) / untouched)
+        listed = result.members.groupby("reason", observed=True)["lead_id"].apply(set).to_dict()
+        assert listed == {reason: set(rows["lead_id"]) for reason, rows in mine.groupby("reason")}
