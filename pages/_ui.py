@@ -132,12 +132,22 @@ def built() -> Built:
     return current
 
 
+@st.cache_resource(max_entries=1, show_spinner=False)
+def opened_folder(key: str, folder: str) -> lm.Facts:
+    """The facts of a workspace folder, opened once and shared by every session showing it, with all they
+    work out and remember (a million leads' facts hold about a gigabyte once every page was shown: one copy per
+    browser tab would not fit a laptop). ``key`` is the workspace's content key, which names its table files:
+    a new ingest into the folder opens it again. Facts are only read; what two sessions work out at the same
+    time is the same value."""
+    return open_facts(folder)
+
+
 def _built_from_folder(ws: ses.Workspace) -> Built:
     """A workspace folder opened from its saved facts (no table is read when they are current)."""
     errors: dict[int, str] = {}
     try:
         with st.spinner("Opening the workspace…"):
-            facts = open_facts(ws.folder)
+            facts = opened_folder(ws.key, ws.folder)
     except (OSError, ValueError) as exc:  # a missing folder, unreadable Parquet
         errors[0] = f"the workspace folder {ws.folder} could not be opened: {exc}"
         facts = lm.build_facts({})

@@ -75,3 +75,21 @@ def test_the_nurture_page_reads_the_saved_sends_and_score_history_of_a_folder(fo
     )
     programs = [frame.value for frame in at.dataframe if "program" in frame.value.columns]
     assert programs and programs[0]["recipients"].sum() > 0  # from the e-mail sends
+
+
+def test_every_session_on_a_workspace_folder_shares_one_copy_of_its_facts(tmp_path, monkeypatch) -> None:
+    from lifecycle.metrics.derived import Later
+
+    commit(tmp_path, generate(leads=300, seed=4))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    first = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "nurture")
+    second = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "overview")
+    assert not first.exception and not second.exception
+    facts = first.session_state["_built"].facts
+    assert second.session_state["_built"].facts is facts
+    # what the first session's Nurture page read is there for the second
+    assert not isinstance(facts.cache[("programs", "people", "prospect")], Later)
+    commit(tmp_path, {"nps": load_tables(tmp_path)["nps"].head(5)})  # a new ingest into the folder
+    third = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "overview")
+    assert third.session_state["_built"].facts is not facts
+    assert len(third.session_state["_built"].facts.nps) == 5
