@@ -91,6 +91,9 @@ def email_counts(s: Scope, audience: str) -> tuple[dict[str, Any], RowsSource]:
                 mask = s.in_month(sends["sent_at"]) & sends["audience"].eq(audience).to_numpy()
                 return sends[mask].reset_index(drop=True)
 
+            # A card shows how many rows are behind the number: the month's sends, counted already.
+            rows.row_count = details["sends"]  # type: ignore[attr-defined]
+
         return details, rows
     summary = facts.email_summary
     mask = s.in_month(summary["sent_at"]) & summary["audience"].eq(audience).to_numpy()

@@ -198,3 +198,16 @@ def test_the_nurture_analyses_of_opened_facts_read_their_saved_codes_not_the_sen
         assert len(want) > 0, analysis.__name__
         pd.testing.assert_frame_equal(got, want, obj=analysis.__name__)
     assert not isinstance(loaded.stored("sends"), Later)
+
+
+def test_cards_count_the_rows_behind_email_rates_without_reading_the_sends(workspace):
+    save_facts(workspace, build_facts(load_tables(workspace)))
+    loaded = load_facts(workspace)
+    month = months_in_data(loaded)[-2]
+    results = [compute_all(loaded, month), compute_all(loaded, month, channels(loaded)[0])]
+    counts = [{metric_id: r.row_count for metric_id, r in each.items()} for each in results]
+    assert isinstance(loaded.stored("sends"), Later)  # counted without reading them
+    assert counts[0]["nurture.email_open_rate"] > counts[1]["nurture.email_open_rate"] > 0
+    for each, counted in zip(results, counts, strict=True):
+        for metric_id, result in each.items():
+            assert counted[metric_id] == (None if result.rows is None else len(result.rows)), metric_id
