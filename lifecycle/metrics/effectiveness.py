@@ -19,7 +19,9 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -53,13 +55,18 @@ class SourceEffectiveness:
 
     by: SourceLevel
     table: pd.DataFrame
-    members: pd.DataFrame
+    list_members: Callable[[], pd.DataFrame] = field(repr=False)
     notes: tuple[str, ...] = ()
     reason: str | None = None
 
     @property
     def available(self) -> bool:
         return self.reason is None
+
+    @cached_property
+    def members(self) -> pd.DataFrame:
+        """The records behind the counts (listed when first asked for: a drill-through)."""
+        return self.list_members()
 
     def rows(self, group: str, kind: str) -> pd.DataFrame:
         """Ids behind one cell: ``kind`` is lead, mql, sql, customer or deal (won new deals in the window)."""
@@ -73,7 +80,20 @@ def _label(values: pd.Series) -> pd.Series:
 
 
 def _between(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    return ((times >= start) & (times < end)).to_numpy()
+    values = times.to_numpy()
+    return (values >= start.to_datetime64()) & (values < end.to_datetime64())
+
+
+def _counts(groups: pd.Categorical | pd.Series | np.ndarray, mask: np.ndarray | None = None) -> pd.Series:
+    """How many rows (where ``mask`` holds) each group has, for the groups that have any: by the codes of a
+    categorical of groups, else by the labels."""
+    if isinstance(groups, pd.Categorical):
+        codes = groups.codes if mask is None else groups.codes[mask]
+        sizes = np.bincount(codes[codes >= 0], minlength=len(groups.categories))
+        present = np.flatnonzero(sizes)
+        return pd.Series(sizes[present], index=pd.Index(groups.categories[present], dtype="str"))
+    sizes = pd.Series(np.asarray(groups, dtype="object")).value_counts()
+    return pd.Series(sizes.to_numpy(), index=pd.Index(sizes.index, dtype="str"))
 
 
 def _window(month: str | pd.Period, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -166,7 +186,10 @@ def source_effectiveness(
         raise ValueError(f"source effectiveness is by 'channel', 'source' or 'campaign', not {by!r}")
     base = build_facts(data)
     facts = base.view(channel)
-    empty_members = pd.DataFrame({c: pd.Series(dtype="str") for c in ("kind", "id", "group")})
+
+    def empty_members() -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in ("kind", "id", "group")})
+
     if facts.leads is None:
         table = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS}).astype({"group": "str"})
         return SourceEffectiveness(by, table, empty_members, (), needs_text([("leads", "lead_stages")]))
@@ -175,10 +198,15 @@ def source_effectiveness(
     leads = facts.leads
     group = _lead_groups(facts, by)
     cohort = _between(leads["created_at"], start, end)
-    parts = [_member("lead", leads["lead_id"][cohort], group[cohort])]
+    # Counted by codes; the records behind each count are listed only when asked for (`members`).
+    lead_kinds = {"lead": cohort}
     for kind, col in (("mql", "mql_at"), ("sql", "sql_at")):
-        in_window = _between(leads[col], start, end)
-        parts.append(_member(kind, leads["lead_id"][in_window], group[in_window]))
+        lead_kinds[kind] = _between(leads[col], start, end)
+    counted = {kind: _counts(group, mask) for kind, mask in lead_kinds.items()}
+    listed: list[Callable[[], pd.DataFrame]] = [
+        lambda kind=kind, mask=mask: _member(kind, leads["lead_id"][mask], group[mask])
+        for kind, mask in lead_kinds.items()
+    ]
     converted = leads["customer_at"].notna().to_numpy() & cohort
     notes: list[str] = []
 
@@ -186,7 +214,8 @@ def source_effectiveness(
         customers = facts.customers
         new = customers[_between(customers["start"], start, end)]
         groups = _label(new["channel"]) if by == "channel" else _lead_attr_groups(base, new["lead_id"], by)
-        parts.append(_member("customer", new["customer_id"], groups))
+        counted["customer"] = _counts(groups)
+        listed.append(lambda: _member("customer", new["customer_id"], groups))
     spend = bookings = spend_12m = bookings_12m = None
     if facts.spend is not None and by != "source":
         spend = _spend_by_group(facts.spend, by, start, end)
@@ -201,12 +230,16 @@ def source_effectiveness(
         )
         bookings, won_ids = _bookings(facts.deals, deal_group, start, end)
         bookings_12m, _ = _bookings(facts.deals, deal_group, roi_start, roi_end)
-        parts.append(_member("deal", won_ids, deal_group[won_ids.index]))
+        won_groups = deal_group[won_ids.index]
+        counted["deal"] = _counts(won_groups)
+        listed.append(lambda: _member("deal", won_ids, won_groups))
     else:
         notes.append("No deals export: bookings and ROI need deals.")
 
-    members = pd.concat(parts, ignore_index=True).astype("str")
-    counts = members.groupby(["group", "kind"]).size().unstack("kind").reindex(columns=list(COUNTS))
+    def members() -> pd.DataFrame:
+        return pd.concat([part() for part in listed], ignore_index=True).astype("str")
+
+    counts = pd.DataFrame(counted).reindex(columns=list(COUNTS))
     names = set(counts.index)
     for series in (spend, bookings, spend_12m, bookings_12m):
         if series is not None:
@@ -215,8 +248,8 @@ def source_effectiveness(
     out = pd.DataFrame(index=table.index)
     for kind, col in (("lead", "leads"), ("mql", "mqls"), ("sql", "sqls"), ("customer", "customers")):
         out[col] = table[kind].astype("float64")
-    cohort_leads = pd.Series(group[cohort]).value_counts().reindex(out.index, fill_value=0)
-    cohort_customers = pd.Series(group[converted]).value_counts().reindex(out.index, fill_value=0)
+    cohort_leads = counted["lead"].reindex(out.index, fill_value=0)
+    cohort_customers = _counts(group, converted).reindex(out.index, fill_value=0)
     out["lead_to_customer"] = cohort_customers / cohort_leads.where(cohort_leads > 0)
     if facts.customers is None:
         out["customers"] = np.nan

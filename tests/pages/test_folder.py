@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import APP, TIMEOUT, card_values, click, open_page
+from conftest import APP, TIMEOUT, card_values, click, open_page, upload
 from streamlit.testing.v1 import AppTest
 
 from lifecycle import metrics as lm
@@ -93,3 +93,24 @@ def test_every_session_on_a_workspace_folder_shares_one_copy_of_its_facts(tmp_pa
     third = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "overview")
     assert third.session_state["_built"].facts is not facts
     assert len(third.session_state["_built"].facts.nps) == 5
+
+
+def test_an_upload_in_one_session_on_a_workspace_folder_leaves_the_shared_facts_alone(
+    tmp_path, monkeypatch
+) -> None:
+    commit(tmp_path, generate(leads=300, seed=5))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    other = open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "capture")
+    shared = other.session_state["_built"].facts
+    before = (len(shared.leads), shared.channels, card_values(other))
+    leads = b"Lead ID,Create Date,Original Source\nS1,2026-07-02,Secret Channel\n"
+    mine = upload(
+        open_page(AppTest.from_file(str(APP), default_timeout=TIMEOUT), "data"), ("mine.csv", leads)
+    )
+    assert not mine.exception
+    assert mine.session_state["_built"].facts is not shared
+    assert list(mine.session_state["_built"].facts.leads["lead_id"]) == ["S1"]
+    other = open_page(other.run(), "capture")
+    assert other.session_state["_built"].facts is shared
+    assert (len(shared.leads), shared.channels, card_values(other)) == before
+    assert "Secret Channel" not in shared.channels
