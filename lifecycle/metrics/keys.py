@@ -5,7 +5,7 @@ id, and what does not depend on the month or channel asked for is worked out onc
 At a million leads (8.5 M sends, 9.7 M score changes) the same analyses on text took 3–19 s each, for every
 month or channel shown; on codes, a month or channel switch takes under 0.1 s each and the first call per opened
 facts 0.5–3.6 s (benchmarks/README.md, eleventh round). The codes are worked out when a workspace's facts are
-derived and saved with them (`Saved`), so the first call on opened facts reads them instead: 0.2–0.5 s for the
+derived and saved with them (`Saved`), so the first call on opened facts reads them instead: 0.11–0.22 s for the
 three analyses together (thirteenth round).
 """
 
