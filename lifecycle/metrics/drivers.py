@@ -12,7 +12,11 @@ Decisions where the spec is silent:
   (default 10 %); it is *too few leads to tell* when fewer than ``min_leads`` (default 10) leads are touched
   or untouched.
 - Nurtured lead: the lead has a program recorded (when the leads export records programs), or received a
-  prospect-audience program email before its SQL date (at any time if it never became SQL).
+  prospect-audience program email before its SQL date (at any time if it never became SQL). A channel picked
+  narrows the leads compared, by the lead's channel; their program emails and deals count whatever channel
+  those carry (a lead without a channel whose e-mail address is a customer's gets that customer's channel on its
+  sends), so the channels' groups add up to all channels'. With e-mail activity that names programs, a channel
+  none of whose leads got a program email compares its leads as all not nurtured (it is not unavailable).
 """
 
 from __future__ import annotations
@@ -129,13 +133,15 @@ def _changes(facts: Facts) -> _Counted:
 
 @dataclass(frozen=True)
 class _Tally:
-    """`_Counted` summed per creation month of the lead (``first`` the first one, as a monthly period's ordinal),
-    channel of the lead (a position in ``channels``, after a first one for leads without a channel) and reason (a
-    position in ``reasons``): ``changes``, ``points``, ``leads_touched`` (the leads with a change of the reason)
-    and ``mql_touched`` (of those, the MQLs), each of shape (months, channels + 1, reasons). A window of whole
-    months, of all channels or of one, is then a sum of a few of them. Worked out once per facts."""
+    """`_Counted` summed per creation month of the lead (a position in ``months``, the monthly periods' ordinals
+    of the months in which leads were created, in order), channel of the lead (a position in ``channels``, after a
+    first one for leads without a channel) and reason (a position in ``reasons``): ``changes``, ``points``,
+    ``leads_touched`` (the leads with a change of the reason) and ``mql_touched`` (of those, the MQLs), each of
+    shape (months, channels + 1, reasons). A window of whole months, of all channels or of one, is then a sum of a
+    few of them. Only months that hold leads have cells, so a stray date years away adds one month, not the years
+    between. Worked out once per facts."""
 
-    first: int
+    months: np.ndarray
     changes: np.ndarray
     points: np.ndarray
     leads_touched: np.ndarray
@@ -146,16 +152,18 @@ class _Tally:
     def window(self, month: str | pd.Period, months: int, channel: str | None) -> dict[str, np.ndarray]:
         """Per reason, the sums over the leads created in the ``months`` months ending with M (of ``channel``
         when set)."""
-        last = parse_month(month).ordinal - self.first + 1
-        picked = slice(max(last - months, 0), max(last, 0))
+        last = parse_month(month).ordinal
+        picked = slice(*np.searchsorted(self.months, [last - months + 1, last + 1]))
+        code = self.channels.get_indexer([channel])[0] if channel is not None else -1
         out = {}
         for col in ("changes", "points", "leads_touched", "mql_touched"):
             values = getattr(self, col)[picked]
             if channel is None:
                 out[col] = values.sum(axis=(0, 1))
-            else:
-                code = self.channels.get_indexer([channel])[0]
-                out[col] = values[:, code + 1].sum(axis=0) if code >= 0 else values.sum(axis=(0, 1)) * 0
+            elif code >= 0:
+                out[col] = values[:, code + 1].sum(axis=0)
+            else:  # a channel no lead has
+                out[col] = np.zeros(values.shape[2], dtype=values.dtype)
         return out
 
 
@@ -168,29 +176,28 @@ def _tally_changes(facts: Facts) -> _Tally:
     leads = facts.leads
     created = leads["created_at"].to_numpy().astype("datetime64[M]").view(np.int64)
     dated = created != np.iinfo(np.int64).min
-    first = int(created[dated].min()) if dated.any() else 0
-    span = int(created[dated].max()) - first + 1 if dated.any() else 0
+    months = np.unique(created[dated])
     channel = leads["channel"].astype("category")
     channels = pd.Index(channel.cat.categories.astype("str"))
-    shape = (span, len(channels) + 1, len(counted.reasons))
+    shape = (len(months), len(channels) + 1, len(counted.reasons))
     # Each lead's cell of (month, channel) as one number; an undated lead has none (-1).
-    cell = np.where(dated, (created - first) * shape[1] + channel.cat.codes.to_numpy() + 1, -1)
+    at_month = np.searchsorted(months, created)
+    cell = np.where(dated, at_month * shape[1] + channel.cat.codes.to_numpy() + 1, -1)
     size = int(np.prod(shape))
 
     def summed(lead: np.ndarray, reason: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         at = cell[lead]
         keep = at >= 0
         flat = at[keep] * shape[2] + reason[keep]
-        return np.bincount(flat, weights=None if weights is None else weights[keep], minlength=size).reshape(
-            shape
-        )
+        chosen = None if weights is None else weights[keep]
+        return np.bincount(flat, weights=chosen, minlength=size).reshape(shape)
 
     touched = _touched(counted.lead, counted.reason, len(leads), shape[2])
     touched_lead = touched // shape[2]
     touched_reason = (touched % shape[2]).astype(np.int64)
     has_mql = ~np.isnat(leads["mql_at"].to_numpy())
     return _Tally(
-        first=first,
+        months=months,
         changes=summed(counted.lead, counted.reason),
         points=summed(counted.lead, counted.reason, counted.points),
         leads_touched=summed(touched_lead, touched_reason),
@@ -204,22 +211,22 @@ def _encode_tally(tally: _Tally) -> dict[str, pd.DataFrame]:
     cells = pd.DataFrame(
         {col: getattr(tally, col).ravel() for col in ("changes", "points", "leads_touched", "mql_touched")}
     )
-    shape = pd.DataFrame({"first": [tally.first], "months": [tally.changes.shape[0]]})
     return {
         "cells": cells,
-        "shape": shape,
+        "months": pd.DataFrame({"month": tally.months}),
         "channels": pd.DataFrame({"channel": tally.channels}),
         "reasons": pd.DataFrame({"reason": tally.reasons}),
     }
 
 
 def _decode_tally(frames: dict[str, pd.DataFrame]) -> _Tally:
+    months = frames["months"]["month"].to_numpy()
     channels = pd.Index(frames["channels"]["channel"].array, dtype="str")
     reasons = pd.Index(frames["reasons"]["reason"].array, dtype="str")
-    shape = (int(frames["shape"]["months"].iloc[0]), len(channels) + 1, len(reasons))
+    shape = (len(months), len(channels) + 1, len(reasons))
     cells = frames["cells"]
     return _Tally(
-        first=int(frames["shape"]["first"].iloc[0]),
+        months=months,
         **{
             col: cells[col].to_numpy().reshape(shape)
             for col in ("changes", "points", "leads_touched", "mql_touched")
@@ -531,8 +538,8 @@ def nurture_impact(
     did not: SQL and opportunity rate, win rate, average won deal and days to close (of their deals, to
     date), beside the quoted industry figures (+20 % opportunities, +47 % larger purchases)."""
     # The whole facts with the cohort narrowed to the channel: the channel view's leads, in their order, with
-    # what no month or channel changes worked out once (a lead's sends are of its channel, and its deals count
-    # whatever their own channel).
+    # what no month or channel changes worked out once. Whether a lead was nurtured and its deals do not depend
+    # on the channel picked (see the module docs).
     facts = build_facts(data)
 
     def empty() -> pd.DataFrame:

@@ -75,11 +75,15 @@ RECENT_MONTHS = 4
 through ``compute_metrics``, compute nothing again."""
 
 
-def _remember(facts: Facts, key: tuple[Any, ...], result: MetricResult) -> None:
+def _remember(facts: Facts, key: tuple[Any, ...], result: MetricResult) -> tuple[Any, bool, str | None]:
+    """Keep ``result``'s value under ``key``; returns what was kept (facts shared by several sessions may see
+    their memo start over between this store and a read of it)."""
     memo = facts.cache.setdefault("series", {})
     if len(memo) >= SERIES_MEMO_LIMIT:
         memo.clear()
-    memo[key] = (result.value, result.available, result.reason)
+    kept = (result.value, result.available, result.reason)
+    memo[key] = kept
+    return kept
 
 
 def _series_key(metric_id: str, month: str, channel: str | None, settings: Settings) -> tuple[Any, ...]:
@@ -162,13 +166,14 @@ def series_values(
     values = []
     for label in labels:
         key = _series_key(metric_id, label, channel, settings)
-        if key not in memo:
-            _remember(
+        kept = memo.get(key)
+        if kept is None:
+            kept = _remember(
                 facts,
                 key,
                 _compute(facts, metric_id, _scope(facts, parse_month(label), channel, settings, False)),
             )
-        values.append(memo[key])
+        values.append(kept)
     return labels, values
 
 

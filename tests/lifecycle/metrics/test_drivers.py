@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from metrics_fixtures import table
 
+from lifecycle.metrics import build_facts
 from lifecycle.metrics.drivers import nurture_impact, score_drivers
 
 # Six March leads; MQL: a (20 Mar), c (25 Mar), d (2 Mar). Programs on a, b, d.
@@ -157,6 +158,7 @@ def test_score_drivers_of_any_window_and_channel_match_a_count_over_the_changes_
     rng = np.random.default_rng(5)
     days = pd.date_range("2024-01-01", "2024-06-30", freq="D")
     created = pd.Series(rng.choice(days, 80)).where(rng.random(80) > 0.1)
+    created.iloc[7] = pd.Timestamp("1901-01-15")  # a stray date: one far month, not the years between
     mql = (created + pd.to_timedelta(rng.integers(0, 60, 80), unit="D")).where(rng.random(80) > 0.5)
     leads = table(
         "leads",
@@ -172,11 +174,13 @@ def test_score_drivers_of_any_window_and_channel_match_a_count_over_the_changes_
         delta=rng.integers(-5, 30, 400).tolist(),
         reason=rng.choice(["webinar", "visit", "demo", "form"], 400).tolist(),
     )
+    scores.loc[0, ["lead_id", "at"]] = ["L7", pd.Timestamp("1901-01-20")]  # the stray lead's change
     mql_of = dict(zip(leads["lead_id"], pd.to_datetime(leads["mql_at"]), strict=True))
     pairs = zip(scores["lead_id"], scores["at"], strict=True)
     counted = scores[[pd.isna(mql_of[i]) or at <= mql_of[i] for i, at in pairs]]
     for month, months, channel in [("2024-03", 1, None), ("2024-04", 3, "web"), ("2024-06", 12, "ads"),
-                                   ("2024-02", 2, None), ("2023-12", 1, None), ("2024-05", 2, "nope")]:  # fmt: skip
+                                   ("2024-02", 2, None), ("2023-12", 1, None), ("2024-05", 2, "nope"),
+                                   ("1901-01", 1, None), ("1901-03", 3, "web")]:  # fmt: skip
         last = pd.Period(month, "M")
         start, end = (last - (months - 1)).start_time, (last + 1).start_time
         in_cohort = leads["created_at"].ge(start) & leads["created_at"].lt(end)
@@ -201,3 +205,42 @@ def test_score_drivers_of_any_window_and_channel_match_a_count_over_the_changes_
                 assert row["mql_rate_untouched"] == pytest.approx(len(mqls - touched) / untouched)
         listed = result.members.groupby("reason", observed=True)["lead_id"].apply(set).to_dict()
         assert listed == {reason: set(rows["lead_id"]) for reason, rows in mine.groupby("reason")}
+    facts = build_facts({"leads": leads, "score_changes": scores})
+    score_drivers(facts, "2024-03")
+    created_months = leads["created_at"].dropna().dt.to_period("M").nunique()
+    assert facts.cache[("drivers", "tally")].changes.shape[0] == created_months  # 1901-01 and 2024's six
+
+
+def test_nurture_impact_of_each_channel_adds_up_to_all_channels_whatever_the_sends_channel():
+    # x: no channel, e-mail shared with customer K (channel ads), so its program email is tagged ads: x is still
+    # a nurtured lead of "(not set)". y (web) got no program email: web is compared, all not nurtured.
+    leads = table(
+        "leads",
+        lead_id=["x", "y", "z"],
+        created_at=["2024-03-01"] * 3,
+        channel=[None, "web", "ads"],
+        email=["k@acme.example", "y@acme.example", "z@acme.example"],
+        sql_at=[None, "2024-03-20", "2024-03-25"],
+    )
+    customers = table(
+        "customers", customer_id=["K"], started_at=["2023-01-01"], email=["k@acme.example"], channel=["ads"]
+    )
+    emails = table(
+        "email_events",
+        recipient=["x", "z"],
+        event=["sent"] * 2,
+        at=["2024-03-05"] * 2,
+        program=["Welcome"] * 2,
+        step=["1"] * 2,
+    )
+    data = {"leads": leads, "customers": customers, "email_events": emails}
+    whole = nurture_impact(data, "2024-03", months=1)
+    by_channel = {c: nurture_impact(data, "2024-03", c, months=1) for c in ("(not set)", "web", "ads")}
+    assert dict(zip(by_channel["(not set)"].members["lead_id"], by_channel["(not set)"].members["nurtured"],
+                    strict=True)) == {"x": True}  # fmt: skip
+    web = by_channel["web"]
+    assert web.available and web.members["nurtured"].tolist() == [False]
+    for measure in ("leads", "sqls"):
+        total = whole.groups.set_index("group")[measure]
+        summed = sum(r.groups.set_index("group")[measure] for r in by_channel.values())
+        assert summed.tolist() == total.tolist(), measure
