@@ -31,7 +31,9 @@ import pandas as pd
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
 from lifecycle.metrics.keys import (
+    DEAL_ROWS,
     Saved,
+    deal_rows,
     labelled,
     lead_ids,
     lead_positions,
@@ -165,10 +167,6 @@ class _Tally:
             else:  # a channel no lead has
                 out[col] = np.zeros(values.shape[2], dtype=values.dtype)
         return out
-
-
-def _tally(facts: Facts) -> _Tally:
-    return remembered(facts, ("drivers", "tally"), lambda: _tally_changes(facts))
 
 
 def _tally_changes(facts: Facts) -> _Tally:
@@ -324,7 +322,7 @@ def score_drivers(
         return ScoreDrivers(_empty_drivers(), empty_members, 0, (), reason)
     rows = _cohort_rows(facts, month, months, channel)
     n = len(rows)
-    tally = _tally(facts)
+    tally = SAVED["driver-tally"].value(facts)
     counts = tally.window(month, months, channel)
     size = len(tally.reasons)
     present = np.flatnonzero(counts["changes"])
@@ -411,7 +409,7 @@ def _nurtured(facts: Facts, cohort: pd.DataFrame, rows: np.ndarray) -> tuple[pd.
         flag |= cohort["in_program"].astype(bool)
         basis.append("a program on the lead")
     if facts.has("sends"):
-        first = remembered(facts, ("drivers", "first program email"), lambda: _first_program_email(facts))
+        first = SAVED["first-program-email"].value(facts)
         if first is not None:
             got = first[rows]
             flag |= ~np.isnat(got) & ~(cohort["sql_at"].to_numpy() < got)
@@ -445,11 +443,6 @@ def _decode_first(frames: dict[str, pd.DataFrame]) -> np.ndarray | None:
     return stamps(frame["first"].to_numpy()) if "first" in frame.columns else None
 
 
-def _deal_rows(facts: Facts) -> np.ndarray:
-    """Each deal's lead as a row of the leads (-1: none), once per facts."""
-    return lead_rows(facts, "deals", facts.deals["lead_id"])
-
-
 SAVED = {
     "driver-tally": Saved(
         ("drivers", "tally"), _tally_changes, _encode_tally, _decode_tally, ("leads", "scores")
@@ -461,13 +454,7 @@ SAVED = {
         _decode_first,
         ("leads", "sends"),
     ),
-    "deal-lead-rows": Saved(
-        ("lead rows", "deals"),
-        lambda facts: lead_positions(facts, facts.deals["lead_id"]),
-        lambda rows: {"rows": pd.DataFrame({"row": rows})},
-        lambda frames: frames["rows"]["row"].to_numpy(),
-        ("leads", "deals"),
-    ),
+    "deal-lead-rows": DEAL_ROWS,
 }
 """What the score drivers and the nurture impact work out once per facts, saved with a workspace's facts
 (`keys.Saved`; the score changes need a score history with reasons, the rest email sends or deals)."""
@@ -565,7 +552,7 @@ def nurture_impact(
         # Each deal's lead as a row of the leads, then of the cohort.
         of_cohort = np.full(len(facts.leads) + 1, -1, dtype=np.int64)
         of_cohort[rows] = np.arange(len(rows))
-        deal_leads = of_cohort[_deal_rows(facts)]
+        deal_leads = of_cohort[deal_rows(facts)]
     groups = _group_measures(cohort, facts.deals, deal_leads, opportunity_known)
     notes = []
     if facts.deals is None:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from lifecycle.metrics.catalog import needs_text
 from lifecycle.metrics.derived import Facts, build_facts, month_bounds, parse_month
-from lifecycle.metrics.keys import labelled, lead_positions, lead_rows, remembered
+from lifecycle.metrics.keys import deal_rows, labelled, lead_positions, remembered
 from lifecycle.metrics.settings import DEFAULT_SETTINGS, Settings
 from lifecycle.schema import NOT_SET
 from lifecycle.workspace import Tables
@@ -110,8 +110,9 @@ def _lead_groups(facts: Facts, by: SourceLevel) -> pd.Categorical:
     return remembered(facts, ("effectiveness", "lead groups", by), lambda: labelled(facts.leads[by], NOT_SET))
 
 
-def _lead_attr_groups(facts: Facts, lead_ids: pd.Series, by: SourceLevel) -> np.ndarray:
-    """Each id's lead's group (`_lead_groups`), ``(not set)`` without one."""
+def _groups_of_lead_rows(facts: Facts, rows: np.ndarray, by: SourceLevel) -> np.ndarray:
+    """The group (`_lead_groups`) of the lead at each of ``rows`` (rows of ``facts.leads``), ``(not set)`` where
+    a row is -1 (no lead)."""
 
     def per_lead() -> tuple[np.ndarray, np.ndarray]:
         groups = _lead_groups(facts, by)
@@ -119,12 +120,12 @@ def _lead_attr_groups(facts: Facts, lead_ids: pd.Series, by: SourceLevel) -> np.
         return labels, np.append(groups.codes, len(groups.categories))  # a missing lead: the last label
 
     labels, codes = remembered(facts, ("effectiveness", "lead labels", by), per_lead)
-    return labels[codes[lead_positions(facts, lead_ids)]]
+    return labels[codes[rows]]
 
 
 def _deal_groups(facts: Facts, base: Facts, by: SourceLevel) -> pd.Series:
     """Each deal's group of ``facts`` (a channel view's deals are the whole facts' ``base`` of that channel):
-    worked out for the whole deals once, by codes — the deal's lead found by `keys.lead_rows` (saved with a
+    worked out for the whole deals once, by codes — the deal's lead found by `keys.deal_rows` (saved with a
     workspace's facts) and labelled with `_lead_groups`."""
     groups = remembered(base, ("effectiveness", "all deal groups", by), lambda: _all_deal_groups(base, by))
     if facts is not base:
@@ -139,10 +140,7 @@ def _all_deal_groups(facts: Facts, by: SourceLevel) -> np.ndarray:
     if facts.leads is None:
         of_lead = np.full(len(deals), NOT_SET, dtype="object")
     else:
-        groups = _lead_groups(facts, by)
-        labels = np.append(np.asarray(groups.categories, dtype="object"), NOT_SET)
-        codes = np.append(groups.codes, len(groups.categories))  # a deal without a lead: the last label
-        of_lead = labels[codes[lead_rows(facts, "deals", deals["lead_id"])]]
+        of_lead = _groups_of_lead_rows(facts, deal_rows(facts), by)
     if by != "campaign":
         return of_lead
     own = deals["campaign"]
@@ -213,7 +211,10 @@ def source_effectiveness(
     if facts.customers is not None:
         customers = facts.customers
         new = customers[_between(customers["start"], start, end)]
-        groups = _label(new["channel"]) if by == "channel" else _lead_attr_groups(base, new["lead_id"], by)
+        if by == "channel":
+            groups = _label(new["channel"])
+        else:
+            groups = _groups_of_lead_rows(base, lead_positions(base, new["lead_id"]), by)
         counted["customer"] = _counts(groups)
         listed.append(lambda: _member("customer", new["customer_id"], groups))
     spend = bookings = spend_12m = bookings_12m = None

@@ -53,9 +53,14 @@ class Saved(Generic[T]):
         """Whether ``facts`` have what the value is worked out from."""
         return all(facts.has(name) for name in self.needs)
 
+    def value(self, facts: Facts) -> T:
+        """The value of ``facts``: the saved one when they were opened from a workspace, else worked out (once
+        per facts, `remembered`)."""
+        return remembered(facts, self.key, lambda: self.compute(facts))
+
     def frames(self, facts: Facts) -> dict[str, pd.DataFrame]:
         """The value of ``facts`` (remembered in them) as frames to save."""
-        return self.encode(remembered(facts, self.key, lambda: self.compute(facts)))
+        return self.encode(self.value(facts))
 
 
 def ticks(stamps: np.ndarray) -> np.ndarray:
@@ -112,6 +117,22 @@ def _lead_index(lead_ids: pd.Series) -> tuple[pd.Index, np.ndarray]:
 def lead_rows(facts: Facts, name: str, ids: pd.Series) -> np.ndarray:
     """`lead_positions` of the lead ids of one of the facts' frames (``name`` says which), once per facts."""
     return remembered(facts, ("lead rows", name), lambda: lead_positions(facts, ids))
+
+
+DEAL_ROWS: Saved[np.ndarray] = Saved(
+    ("lead rows", "deals"),
+    lambda facts: lead_positions(facts, facts.deals["lead_id"]),
+    lambda rows: {"rows": pd.DataFrame({"row": rows})},
+    lambda frames: frames["rows"]["row"].to_numpy(),
+    ("leads", "deals"),
+)
+"""Each deal's lead as a row of the leads (-1: none): what nurture impact and source effectiveness join deals to
+leads by, saved with a workspace's facts."""
+
+
+def deal_rows(facts: Facts) -> np.ndarray:
+    """`DEAL_ROWS` of ``facts``."""
+    return DEAL_ROWS.value(facts)
 
 
 def lead_ids(facts: Facts, rows: np.ndarray) -> pd.Series:

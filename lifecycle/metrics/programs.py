@@ -198,7 +198,7 @@ NEVER = np.iinfo(np.int64).max
 
 
 def _people(facts: Facts, audience: Audience) -> _People:
-    return remembered(facts, ("programs", "people", audience), lambda: _all_people(facts, audience))
+    return PEOPLE[audience].value(facts)
 
 
 def _all_people(facts: Facts, audience: Audience) -> _People:
@@ -315,22 +315,21 @@ def _names_a_program(facts: Facts) -> bool:
     return bool(has_program(program_labels(facts)).any())
 
 
-def _any_program(facts: Facts) -> bool:
-    """`_names_a_program`, once per facts."""
-    return remembered(facts, ("programs", "any"), lambda: _names_a_program(facts))
-
+PEOPLE: dict[Audience, Saved[_People]] = {
+    audience: Saved(
+        ("programs", "people", audience),
+        lambda facts, audience=audience: _all_people(facts, audience),
+        _encode_people,
+        _decode_people,
+        ("sends",),
+    )
+    for audience in ("prospect", "customer", None)
+}
+"""How each audience's `_People` is worked out (once per facts)."""
 
 SAVED = {
-    **{
-        f"program-people-{audience}": Saved(
-            ("programs", "people", audience),
-            lambda facts, audience=audience: _all_people(facts, audience),
-            _encode_people,
-            _decode_people,
-            ("sends",),
-        )
-        for audience in ("prospect", "customer")  # the Nurture and Expand pages' program tables
-    },
+    # the audiences of the Nurture and Expand pages' program tables
+    **{f"program-people-{audience}": PEOPLE[audience] for audience in ("prospect", "customer")},
     "program-any": Saved(
         ("programs", "any"),
         _names_a_program,
@@ -457,7 +456,7 @@ def program_steps(
     empty_steps = empty_steps.astype({"program": "str", "step": "str", "flag": "str", "order": "int64"})
     empty_steps = empty_steps.astype({"stalls": "bool", "drops_out": "bool"})
     notes: list[str] = []
-    has_events = facts.has("sends") and _any_program(facts)
+    has_events = facts.has("sends") and SAVED["program-any"].value(facts)
     has_summary = facts.email_summary is not None and _label(facts.email_summary["program"], "").ne("").any()
     if has_events:
         steps, members = _event_level(facts, channel, audience, start, end)
