@@ -255,6 +255,15 @@ _CELLS = ["x", "y z", 'q""r', "", "c,d", "é", "long " * 5]
 _BREAKS = ["\n", "\r\n", "\r", "\n\n"]
 
 
+def _body(data: bytes, folder: Path | None) -> reader._Body:
+    """`data` as a body in memory or, given a folder, in a file on disk below a header line."""
+    if folder is None:
+        return reader._Body.in_memory(pa.py_buffer(data))
+    path = folder / f"body-{len(list(folder.iterdir()))}.csv"
+    path.write_bytes(b"header\n" + data)
+    return reader._Body(path=path, start=len(b"header\n"), size=len(data))
+
+
 def _quote_aware(body: reader._Body) -> tuple[pa.Table, list[str]]:
     invalid: list[str] = []
     table = reader._read_body(
@@ -302,13 +311,17 @@ def _csv_body(rng: random.Random) -> bytes:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), block=st.sampled_from([16, 24, 40, 64, 128, 1 << 20]))
-def test_a_quoted_body_parses_as_the_quote_aware_parse_does(seed, block):
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    block=st.sampled_from([16, 24, 40, 64, 128, 1 << 20]),
+    on_disk=st.booleans(),  # a file's lines are counted as the parser reads it (`reader._CountingFile`)
+)
+def test_a_quoted_body_parses_as_the_quote_aware_parse_does(seed, block, on_disk):
     data = _csv_body(random.Random(seed))
     if not data.strip():
         return
-    body = reader._Body.in_memory(pa.py_buffer(data))
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        body = _body(data, Path(folder) if on_disk else None)
         patch.setattr(reader, "_BLOCK_BYTES", block)
         try:
             want, want_invalid = _quote_aware(body)
@@ -323,11 +336,12 @@ def test_a_quoted_body_parses_as_the_quote_aware_parse_does(seed, block):
         assert got.equals(want)
 
 
-def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(monkeypatch):
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(on_disk, tmp_path, monkeypatch):
     rows = [b'"%d","line %d","%d"' % (i, i, i) for i in range(400)]
     rows[200] = b'"200","first half\nsecond half, with a comma","200"'
     data = b"\n".join(rows) + b"\n"
-    body = reader._Body.in_memory(pa.py_buffer(data))
+    body = _body(data, tmp_path if on_disk else None)
     monkeypatch.setattr(reader, "_BLOCK_BYTES", 64)
     kept = []
     cut = reader._blocks_cut_at_line_breaks
@@ -338,7 +352,7 @@ def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(monkeypatc
     assert got.column("c1")[200].as_py() == "first half\nsecond half, with a comma"
     assert got.equals(_quote_aware(body)[0])
     # without the value spanning lines, the blocks cut at line breaks are kept
-    clean = reader._Body.in_memory(pa.py_buffer(data.replace(b"half\nsecond", b"half second")))
+    clean = _body(data.replace(b"half\nsecond", b"half second"), tmp_path if on_disk else None)
     assert _parsed(clean)[0].equals(_quote_aware(clean)[0]) and kept[-1] is not None
 
 
@@ -382,6 +396,10 @@ def test_lines_are_counted_as_the_parser_ends_them(data, piece, part, skip):
         path = Path(folder) / "body.csv"
         path.write_bytes(b"x" * skip + data)
         assert reader._line_count(reader._Body(path=path, start=skip, size=len(data))) == want
+        # counted as the parser reads the file, in reads of any size
+        with reader._CountingFile(reader._Body(path=path, start=skip, size=len(data))) as counting:
+            read = b"".join(iter(lambda: counting.read(piece), b""))
+        assert read == data and counting.counter.lines() == want
 
 
 def test_the_invalid_rows_of_a_parse_given_up_on_are_not_listed(monkeypatch):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -166,7 +167,19 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
     }
     assert "DELTA_BINARY_PACKED" not in _encoded(small)["at"]
     assert [_encoded(large)[c] for c in ("recipient", "at")] == [{"PLAIN"}, {"DELTA_BINARY_PACKED"}]
-    for folder in ("small", "large"):  # the same table read back either way
+    # An event table (written in parts from `PART_ROWS`): its text that is not categorical (ids) is not
+    # compressed either.
+    monkeypatch.setattr(workspace, "PART_ROWS", 4)
+    workspace.commit(tmp_path / "events", {"email_events": events})
+    (many,) = workspace.table_files(tmp_path / "events")["email_events"]
+    assert _codecs(many) == {
+        "recipient": "UNCOMPRESSED",
+        "event": "SNAPPY",
+        "at": "UNCOMPRESSED",
+        "email": "SNAPPY",
+    }
+    assert _encodings(many) == _encodings(large) and _encoded(many)["recipient"] == {"PLAIN"}
+    for folder in ("small", "large", "events"):  # the same table read back either way
         got = load_tables(tmp_path / folder, compact=True)["email_events"]
         assert got["recipient"].astype("str").tolist() == ["L1", "L2", "L3", "L1"]
         assert got["event"].astype("str").tolist() == ["open", "click", "open", "open"]
@@ -231,3 +244,34 @@ def test_a_table_written_in_parts_that_fails_leaves_no_part(tmp_path, monkeypatc
     with pytest.raises(OSError, match="disk full"):
         workspace.write_table_file(tmp_path, "email_events", _events(5))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_tables_are_written_from_the_same_arrow_table_pandas_makes(missing):
+    # `workspace.arrow_table` wraps codes and ticks as they are; the table and its schema (pandas' metadata,
+    # which reads the table back) are pyarrow's own conversion's, with or without missing values.
+    frame = pd.DataFrame(
+        {
+            "recipient": pd.Series(["L1", "L2", "L3", "L1"], dtype="str"),
+            "event": pd.Series(["open", "click", "open", "open"], dtype="str").astype("category"),
+            "at": pd.Series(
+                pd.to_datetime(
+                    ["2026-01-01 10:00", "2026-01-02 00:00", "2026-01-03 00:00", "2026-01-04 23:59"]
+                )
+            ),
+            "ms": pd.Series(pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"])).astype(
+                "datetime64[ms]"
+            ),
+            "zone": pd.Series(pd.to_datetime(["2026-01-01"] * 4)).dt.tz_localize("Europe/Paris"),
+            "amount": pd.Series([1.5, 2.0, 3.25, 4.0]),
+            "wide": pd.Series([f"c{i}" for i in range(300)] * 2, dtype="str").astype("category")[:4],
+        }
+    )
+    if missing:
+        for column in frame.columns:
+            frame.loc[1, column] = None
+    want = pa.Table.from_pandas(frame, preserve_index=False)
+    got = workspace.arrow_table(frame)
+    assert got.schema.equals(want.schema, check_metadata=True)
+    assert got.equals(want)
+    assert [got.column(c).null_count for c in frame.columns] == [int(missing)] * len(frame.columns)
