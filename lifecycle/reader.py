@@ -34,7 +34,13 @@ import pyarrow.csv as pacsv
 
 from lifecycle import limits
 from lifecycle.synonyms import normalize_header
-from lifecycle.values import categorical_of_distinct, code_dtype, maybe_untrimmed
+from lifecycle.values import (
+    categorical_of_distinct,
+    code_dtype,
+    first_appearance_codes,
+    maybe_untrimmed,
+    plain_integers,
+)
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -1136,6 +1142,9 @@ def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
         or not column.num_chunks
     ):
         return pd.Series(pd.array(_trimmed(column), dtype="str"), copy=False)
+    numbered = _numbered_cells(column)
+    if numbered is not None:
+        return numbered
     column = column.unify_dictionaries()
     values = column.chunk(0).dictionary.cast(pa.large_string())
     distinct = len(values)
@@ -1151,6 +1160,43 @@ def _dictionary_cells(column: pa.ChunkedArray) -> pd.Series:
         codes = np.append(merged, -1).astype(smallest)[rows]
     # distinct by construction (the unified dictionary, or factorized values): not hashed again to check it
     return pd.Series(categorical_of_distinct(codes, pd.Index(categories, dtype="str")), copy=False)
+
+
+NUMBERED_VALUES = 1 << 16
+"""Distinct values (the blocks' dictionaries added up) from which `_numbered_cells` numbers ids by value."""
+
+
+def _numbered_cells(column: pa.ChunkedArray) -> pd.Series | None:
+    """`_dictionary_cells` of a column whose blocks' dictionaries hold `NUMBERED_VALUES` or more ids that are
+    plain numbers (`values.plain_integers`: nothing to trim): the dictionaries are numbered by value
+    (`values.first_appearance_codes`) instead of unified by hashing their text (a million lead ids in 10 M score
+    changes: 0.12–0.2 s), into the same categories in the same order (first appearance, block by block, as
+    `unify_dictionaries` adds them). None for any other column."""
+    dictionaries = [chunk.dictionary for chunk in column.chunks]
+    if sum(map(len, dictionaries)) < NUMBERED_VALUES:
+        return None
+    numbers = plain_integers(pa.chunked_array(dictionaries, dictionaries[0].type).cast(pa.large_string()))
+    if numbers is None or numbers.min() < 0:  # (a dictionary holds no missing value)
+        return None
+    lo = int(numbers.min())
+    span = int(numbers.max()) - lo + 1
+    if span > 4 * len(numbers):
+        return None
+    numbers -= lo
+    entries, distinct = first_appearance_codes(numbers, span)  # each dictionary entry's category
+    del numbers
+    smallest = code_dtype(len(distinct))
+    codes = np.empty(len(column), dtype=smallest)
+    at = entry = 0
+    for chunk in column.chunks:
+        size = len(chunk.dictionary)
+        categories_of = np.append(entries[entry : entry + size], -1).astype(smallest)  # -1: a missing cell
+        indices = chunk.indices if not chunk.null_count else pc.fill_null(chunk.indices, size)
+        np.take(categories_of, indices.to_numpy(), out=codes[at : at + len(chunk)])
+        entry += size
+        at += len(chunk)
+    text = pa.array(distinct + lo).cast(pa.large_string())  # no leading zeros: the very text of the cells
+    return pd.Series(categorical_of_distinct(codes, pd.Index(pd.array(text, dtype="str"))), copy=False)
 
 
 def _indices(column: pa.ChunkedArray, dtype: type[np.integer], *, missing: int) -> np.ndarray:

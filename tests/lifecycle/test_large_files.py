@@ -154,6 +154,38 @@ def test_values_repeating_across_the_parsers_blocks_are_counted_once(monkeypatch
     assert raw.frame.iloc[:, 0].nunique() == 20_000 and len(raw.frame) == 100_000
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    blocks=st.lists(
+        st.lists(
+            st.one_of(st.none(), st.sampled_from(["7", "12", "0", "433156", "9", "10", "007", " 5"])),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_ids_numbered_by_value_are_the_categories_unified_dictionaries_give(blocks):
+    # Each parsed block has its own dictionary; ids that are plain numbers are numbered by value
+    # (`reader._numbered_cells`), other text unified by Arrow: the same categorical either way.
+    column = pa.chunked_array(
+        [pa.array(cells, pa.large_string()).dictionary_encode() for cells in blocks], reader._CODES
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "_numbered_cells", lambda column: None)
+        want = reader._dictionary_cells(column)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader, "NUMBERED_VALUES", 1)
+        numbered = reader._numbered_cells(column)
+        got = reader._dictionary_cells(column)
+    pd.testing.assert_series_equal(got, want)
+    present = {cell for cells in blocks for cell in cells if cell is not None}
+    plain = bool(present) and all(cell.isdigit() and (cell == "0" or cell[0] != "0") for cell in present)
+    entries = sum(len({cell for cell in cells if cell is not None}) for cells in blocks)
+    dense = plain and max(map(int, present)) - min(map(int, present)) + 1 <= 4 * entries  # else hashed
+    assert (numbered is not None) == dense
+
+
 def test_files_ingested_from_disk_match_their_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(reader, "_HEAD_BYTES", 200)
     monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
