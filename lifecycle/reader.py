@@ -1175,7 +1175,7 @@ def _numbered_cells(column: pa.ChunkedArray) -> pd.Series | None:
     dictionaries = [chunk.dictionary for chunk in column.chunks]
     if sum(map(len, dictionaries)) < NUMBERED_VALUES:
         return None
-    numbers = plain_integers(pa.chunked_array(dictionaries, dictionaries[0].type).cast(pa.large_string()))
+    numbers = plain_integers(pa.chunked_array(dictionaries, dictionaries[0].type))  # None unless text
     if numbers is None or numbers.min() < 0:  # (a dictionary holds no missing value)
         return None
     lo = int(numbers.min())

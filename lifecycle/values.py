@@ -180,9 +180,10 @@ def plain_integers(cells: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Text cells that are every one a plain decimal number — ids such as "433156": ASCII digits, no leading
     zero, at most 18 of them — as their int64 values (-1 where a cell is missing): two cells are equal exactly
     when their numbers are, so the numbers can stand for the text. None otherwise (or when no cell is present).
-    Cast a chunk at a time into the one array returned (no column-long scratch arrays); what Arrow's cast
-    accepts beyond plain digits ("-5", "0x1f", "007") is told by the first byte of each cell, read from the
-    offsets (0.18 CPU-seconds for 21 M recipients, where checking every byte first took 0.27)."""
+    Cast a chunk at a time into the one array returned (no column-long scratch arrays), once each cell's first
+    and last byte, read from the offsets, allow it (`_plain_digits`): 0.18 CPU-seconds for 21 M recipients,
+    where checking every byte first took 0.27; and text that is no number is told without a cast, whose
+    failure spells out an error for every cell (0.36 s for 1.6 M lead stages)."""
     if len(cells) == cells.null_count:
         return None
     chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
@@ -191,11 +192,11 @@ def plain_integers(cells: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     for piece in (piece for chunk in chunks for piece in _slices(chunk)):
         if piece.type not in (pa.string(), pa.large_string()):
             return None
-        try:
-            numbers = pc.cast(piece, pa.int64())  # digits, or an error ("", " 5", "1e3", "٣" …)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
         if piece.null_count < len(piece) and not _plain_digits(piece):
+            return None  # before the cast: a cast that fails spells out an error for every cell (0.2 µs each)
+        try:
+            numbers = pc.cast(piece, pa.int64())  # digits, or an error ("1a2", "1 2" …)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         out[at : at + len(piece)] = (pc.fill_null(numbers, -1) if numbers.null_count else numbers).to_numpy()
         at += len(piece)
@@ -203,21 +204,27 @@ def plain_integers(cells: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
 
 
 def _plain_digits(cells: pa.Array) -> bool:
-    """Whether the cells (text Arrow casts to int64: an optional "-", an optional "0x", digits) are plain: each
-    present one's first byte 1–9, or the cell "0"; at most 18 bytes."""
+    """Whether the present cells may be plain numbers, read from their first and last bytes: each one's first
+    byte 1–9 (or the cell "0") and last byte a digit, at most 18 bytes. Of the text Arrow's cast to int64 then
+    takes (an optional "-", an optional "0x", digits), that leaves the plain numbers alone."""
     _, offsets_buffer, data_buffer = cells.buffers()
     width = np.int64 if cells.type == pa.large_string() else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=width)[cells.offset : cells.offset + len(cells) + 1]
     lengths = np.diff(offsets)
     starts = offsets[:-1]
-    if cells.null_count:  # a missing cell holds no bytes (a present one at least a digit)
-        starts, lengths = starts[lengths > 0], lengths[lengths > 0]
+    if cells.null_count:  # only present cells (a missing one may hold bytes, whatever they are)
+        present = pc.is_valid(cells).to_numpy(zero_copy_only=False)
+        starts, lengths = starts[present], lengths[present]
     if not len(lengths):
         return True
-    if lengths.max() > 18:
+    if lengths.max() > 18 or not lengths.min():  # (an empty cell is no number)
         return False
-    first = np.frombuffer(data_buffer, dtype=np.uint8)[starts]
-    return not ((first < 48) | (first > 57) | ((first == 48) & (lengths > 1))).any()
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    first = data[starts]
+    if ((first < 48) | (first > 57) | ((first == 48) & (lengths > 1))).any():
+        return False
+    last = data[starts + lengths - 1]
+    return not ((last < 48) | (last > 57)).any()
 
 
 SLICE_ROWS = 1 << 20

@@ -317,3 +317,19 @@ def test_categorical_of_distinct_equals_the_checked_constructor():
         values.categorical_of_distinct(np.array([3]), categories)
     with pytest.raises(ValueError):  # and a missing category, as pandas does
         values.categorical_of_distinct(np.array([0]), pd.Index(["x", None], dtype="str"))
+
+
+def test_a_missing_cell_is_not_read_for_its_bytes():
+    # Arrow lets a missing cell span bytes ("007" here, under a validity bit of 0): only present cells count.
+    data = pa.py_buffer(b"12007")
+    offsets = pa.py_buffer(np.array([0, 2, 5], dtype=np.int32).tobytes())
+    validity = pa.py_buffer(bytes([0b01]))
+    cells = pa.Array.from_buffers(pa.string(), 2, [validity, offsets, data], null_count=1)
+    assert cells.to_pylist() == ["12", None]
+    assert values.plain_integers(cells).tolist() == [12, -1]
+    assert values.plain_integers(cells.slice(1)) is None  # no cell present
+
+
+@pytest.mark.parametrize("cells", [["", ""], ["12", ""], ["", None], ["1a2"], ["12", "1 2"]])
+def test_empty_or_inner_text_cells_are_not_numbers(cells):
+    assert values.plain_integers(pa.array(cells, pa.large_string())) is None
