@@ -1013,7 +1013,7 @@ third less time than comparing the whole piece at once)."""
 class _LineCounter:
     """The lines of a body fed to it piece by piece (`add`), as Arrow's parser ends them: at \\n, \\r\\n or a
     lone \\r, whatever the quotes; a last line without a line break counts, the line breaks that end the body
-    after its last line do not (`lines` is -1 when they fill more than 64 kB: too many to tell)."""
+    after its last line do not (`lines` is -1 when they fill more than 64 kB of one piece: too many to tell)."""
 
     def __init__(self) -> None:
         self.breaks = 0

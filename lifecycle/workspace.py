@@ -165,6 +165,8 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     a column without a missing value and no code is checked against its categories (pandas made them). 21 M
     e-mail events: 0.06 CPU-seconds instead of 0.19."""
     schema = pa.Table.from_pandas(frame.iloc[:0], preserve_index=False).schema
+    if any(pa.types.is_null(field.type) for field in schema):  # no type without rows (an object column …)
+        return pa.Table.from_pandas(frame, preserve_index=False)
     arrays = []
     for field, column in zip(schema, frame.columns, strict=True):
         values = frame[column]
@@ -296,7 +298,7 @@ def _statistics_columns(frame: pd.DataFrame) -> bool | list[str]:
 
 def _encodings(frame: pd.DataFrame) -> dict[str, Any]:
     """How a table of `PLAIN_FROM_ROWS` rows or more writes its timestamps and, from `PART_ROWS` rows (an event
-    table), its text columns that are not categoricals; its other columns with snappy, Parquet's default.
+    table), its short text columns that are not categoricals; its other columns with snappy, Parquet's default.
     Nothing for a smaller table (Parquet's defaults).
 
     Timestamps: delta-encoded (DELTA_BINARY_PACKED, the differences between neighbouring times bit-packed) and
@@ -305,21 +307,46 @@ def _encodings(frame: pd.DataFrame) -> dict[str, Any]:
     0.08, 0.12 CPU-s instead of 0.24). Snappy on top of the deltas would make them 18 MB and 41 MB, for 30–50 %
     more time to write and up to twice the time to read.
 
-    An event table's text that is not categorical holds values mostly distinct from row to row (the reader made
+    An event table's short text that is not categorical — ids mostly distinct from row to row (the reader made
     a categorical of every column whose values repeat, `reader.DISTINCT_SHARE`), such as the e-mail events'
-    recipients' ids: plain and not compressed. For 21 M recipients: 0.15 CPU-seconds to write instead of 0.52,
+    recipients — plain and not compressed: for 21 M recipients' ids 0.15 CPU-seconds to write instead of 0.52,
     read back in 0.22 CPU-s instead of 0.62, 213 MB instead of 95 (LZ4 and zstd took as long as snappy, the
-    delta encodings of text longer still)."""
+    delta encodings of text longer still). Longer text (`SHORT_TEXT_BYTES`; e-mail addresses, names), which
+    snappy shrinks more for its time, keeps it."""
     if len(frame) < PLAIN_FROM_ROWS:
         return {}
     times = {str(c) for c in frame.columns if frame[c].dtype.kind == "M"}
-    ids = {str(c) for c in frame.columns if frame[c].dtype == "str"} if len(frame) >= PART_ROWS else set()
+    ids = {str(c) for c in frame.columns if _short_text(frame[c])} if len(frame) >= PART_ROWS else set()
     if not times | ids:
         return {}
     return {
         **({"column_encoding": dict.fromkeys(sorted(times), "DELTA_BINARY_PACKED")} if times else {}),
         "compression": {str(c): "none" if str(c) in times | ids else "snappy" for c in frame.columns},
     }
+
+
+SHORT_TEXT_BYTES = 8
+"""The average bytes per present cell up to which an event table's text is written uncompressed (`_encodings`)."""
+
+
+def _short_text(values: pd.Series) -> bool:
+    """Whether `values` is text (not categorical) of at most `SHORT_TEXT_BYTES` per present cell on average,
+    read from its Arrow offsets (no pass over the cells)."""
+    if values.dtype != "str":
+        return False
+    cells = pa.array(values.array)
+    size = present = 0
+    for chunk in cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return False
+        if not len(chunk):
+            continue
+        offsets = np.frombuffer(
+            chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        )
+        size += int(offsets[chunk.offset + len(chunk)] - offsets[chunk.offset])
+        present += len(chunk) - chunk.null_count
+    return size <= SHORT_TEXT_BYTES * max(present, 1)
 
 
 def _remove_unreferenced(folder: Path, referenced: set[str]) -> None:
