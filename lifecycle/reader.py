@@ -36,9 +36,10 @@ from lifecycle import limits
 from lifecycle.synonyms import normalize_header
 from lifecycle.values import (
     categorical_of_distinct,
+    cell_offsets,
     code_dtype,
-    first_appearance_codes,
     maybe_untrimmed,
+    numbered_ids,
     plain_integers,
 )
 
@@ -918,9 +919,7 @@ def _holds_line_break(column: pa.ChunkedArray) -> bool:
         values = (chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk).cast(pa.large_string())
         if not len(values):
             continue
-        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
-            values.offset : values.offset + len(values) + 1
-        ]
+        offsets = cell_offsets(values)
         data = values.buffers()[2]
         if data is None:
             continue
@@ -1003,7 +1002,7 @@ def _text_codes(table: pa.Table, name: str) -> pa.Table:
 
 
 _COUNT_BYTES = 1 << 24
-"""`_line_count` reads a body this much at a time."""
+"""`_line_count` counts a body in memory this much at a time."""
 
 _COUNT_SLICE = 1 << 18
 """`_LineCounter` compares a piece's bytes this many at a time, while they and their mask are in the cache (a
@@ -1055,29 +1054,16 @@ class _LineCounter:
 
 
 def _line_count(body: _Body) -> int:
-    """The lines of `body` (`_LineCounter`), read `_COUNT_BYTES` at a time."""
+    """The lines of a body in memory (`_LineCounter`), `_COUNT_BYTES` at a time (a file's are counted as the
+    parser reads it, `_CountingFile`)."""
+    assert body.buffer is not None
     counter = _LineCounter()
-    for data, may_return in _pieces(body):
-        counter.add(data, may_return)
+    data = np.frombuffer(body.buffer, dtype=np.uint8)
+    for at in range(0, len(data), _COUNT_BYTES):
+        counter.add(data[at : at + _COUNT_BYTES])
         if counter.untold:
             break
     return counter.lines()
-
-
-def _pieces(body: _Body):
-    """The bytes of `body`, `_COUNT_BYTES` at a time, as uint8 arrays (a file's in one reused buffer), each with
-    whether it may hold a \\r (a file's pieces are searched for one: most files have none)."""
-    if body.buffer is not None:
-        data = np.frombuffer(body.buffer, dtype=np.uint8)
-        for at in range(0, len(data), _COUNT_BYTES):
-            yield data[at : at + _COUNT_BYTES], True
-        return
-    assert body.path is not None
-    buffer = bytearray(_COUNT_BYTES)
-    with open(body.path, "rb", buffering=0) as fh:
-        fh.seek(body.start)
-        while size := fh.readinto(buffer):
-            yield np.frombuffer(buffer, dtype=np.uint8, count=size), buffer.find(b"\r", 0, size) >= 0
 
 
 class _CountingFile(io.RawIOBase):
@@ -1169,7 +1155,7 @@ NUMBERED_VALUES = 1 << 16
 def _numbered_cells(column: pa.ChunkedArray) -> pd.Series | None:
     """`_dictionary_cells` of a column whose blocks' dictionaries hold `NUMBERED_VALUES` or more ids that are
     plain numbers (`values.plain_integers`: nothing to trim): the dictionaries are numbered by value
-    (`values.first_appearance_codes`) instead of unified by hashing their text (a million lead ids in 10 M score
+    (`values.numbered_ids`) instead of unified by hashing their text (a million lead ids in 10 M score
     changes: 0.12–0.2 s), into the same categories in the same order (first appearance, block by block, as
     `unify_dictionaries` adds them). None for any other column."""
     dictionaries = [chunk.dictionary for chunk in column.chunks]
@@ -1178,14 +1164,12 @@ def _numbered_cells(column: pa.ChunkedArray) -> pd.Series | None:
     numbers = plain_integers(pa.chunked_array(dictionaries, dictionaries[0].type))  # None unless text
     if numbers is None or numbers.min() < 0:  # (a dictionary holds no missing value)
         return None
-    lo = int(numbers.min())
-    span = int(numbers.max()) - lo + 1
-    if span > 4 * len(numbers):
-        return None
-    numbers -= lo
-    entries, distinct = first_appearance_codes(numbers, span)  # each dictionary entry's category
+    numbered = numbered_ids(numbers)
     del numbers
-    smallest = code_dtype(len(distinct))
+    if numbered is None:
+        return None
+    entries, text = numbered  # each dictionary entry's category, and the categories' text
+    smallest = code_dtype(len(text))
     codes = np.empty(len(column), dtype=smallest)
     at = entry = 0
     for chunk in column.chunks:
@@ -1195,7 +1179,6 @@ def _numbered_cells(column: pa.ChunkedArray) -> pd.Series | None:
         np.take(categories_of, indices.to_numpy(), out=codes[at : at + len(chunk)])
         entry += size
         at += len(chunk)
-    text = pa.array(distinct + lo).cast(pa.large_string())  # no leading zeros: the very text of the cells
     return pd.Series(categorical_of_distinct(codes, pd.Index(pd.array(text, dtype="str"))), copy=False)
 
 

@@ -65,6 +65,13 @@ _EDGE_BYTES[list(b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")] = True  # what Arrow's utf
 _EDGE_BYTES[0x80:] = True  # any non-ASCII byte: it may end a Unicode space (NBSP, ideographic space …)
 
 
+def cell_offsets(cells: pa.Array) -> np.ndarray:
+    """Where each cell of a (large) string array starts in its data buffer, and the last one ends: its Arrow
+    offsets as they are (no copy), ``len(cells) + 1`` of them."""
+    width = np.int64 if pa.types.is_large_string(cells.type) else np.int32
+    return np.frombuffer(cells.buffers()[1], dtype=width)[cells.offset : cells.offset + len(cells) + 1]
+
+
 def maybe_untrimmed(cells: pa.Array | pa.ChunkedArray) -> bool:
     """False when no cell starts or ends with a space and none is empty ("" rather than missing): read from the
     first and last byte of each cell, without copying the cells. True when that may not hold (a cell ending in
@@ -74,9 +81,8 @@ def maybe_untrimmed(cells: pa.Array | pa.ChunkedArray) -> bool:
             continue
         if chunk.type not in (pa.string(), pa.large_string()):
             return True
-        _, offsets_buffer, data_buffer = chunk.buffers()
-        width = np.int64 if chunk.type == pa.large_string() else np.int32
-        offsets = np.frombuffer(offsets_buffer, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data_buffer = chunk.buffers()[2]
+        offsets = cell_offsets(chunk)
         starts, ends = offsets[:-1], offsets[1:]
         empty = starts == ends
         if empty.any():
@@ -207,9 +213,7 @@ def _plain_digits(cells: pa.Array) -> bool:
     """Whether the present cells may be plain numbers, read from their first and last bytes: each one's first
     byte 1–9 (or the cell "0") and last byte a digit, at most 18 bytes. Of the text Arrow's cast to int64 then
     takes (an optional "-", an optional "0x", digits), that leaves the plain numbers alone."""
-    _, offsets_buffer, data_buffer = cells.buffers()
-    width = np.int64 if cells.type == pa.large_string() else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=width)[cells.offset : cells.offset + len(cells) + 1]
+    offsets = cell_offsets(cells)
     lengths = np.diff(offsets)
     starts = offsets[:-1]
     if cells.null_count:  # only present cells (a missing one may hold bytes, whatever they are)
@@ -219,7 +223,7 @@ def _plain_digits(cells: pa.Array) -> bool:
         return True
     if lengths.max() > 18 or not lengths.min():  # (an empty cell is no number)
         return False
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)
     first = data[starts]
     if ((first < 48) | (first > 57) | ((first == 48) & (lengths > 1))).any():
         return False
@@ -242,17 +246,22 @@ def categorical_of(cells: pa.Array | pa.ChunkedArray) -> pd.Series:
     are plain numbers with none missing (`plain_integers`) are numbered from their values without hashing
     (`first_appearance_codes`): hashing 20 million recipients into a million values grows faster than they do."""
     numbers = plain_integers(cells) if len(cells) >= PARALLEL_ROWS and not cells.null_count else None
-    if numbers is not None:
-        lo = int(numbers.min())
-        span = int(numbers.max()) - lo + 1
-        if span <= 4 * len(numbers):
-            numbers -= lo
-            codes, distinct = first_appearance_codes(numbers, span)
-            del numbers
-            dictionary = pa.array(distinct + lo).cast(pa.large_string())  # no leading zeros: the very text
-            return _categorical(codes, dictionary)
-    codes, dictionary = dictionary_codes(cells)
-    return _categorical(codes, dictionary)
+    numbered = numbered_ids(numbers) if numbers is not None else None
+    del numbers
+    return _categorical(*(numbered if numbered is not None else dictionary_codes(cells)))
+
+
+def numbered_ids(numbers: np.ndarray) -> tuple[np.ndarray, pa.Array] | None:
+    """Ids that are plain numbers (`plain_integers`, none missing) as codes in order of first appearance and the
+    distinct ids' text, numbered from their values without hashing (`first_appearance_codes`); None when their
+    span is over four values per id. ``numbers`` is used up (shifted in place)."""
+    lo = int(numbers.min())
+    span = int(numbers.max()) - lo + 1
+    if span > 4 * len(numbers):
+        return None
+    numbers -= lo
+    codes, distinct = first_appearance_codes(numbers, span)
+    return codes, pa.array(distinct + lo).cast(pa.large_string())  # no leading zeros: the very text
 
 
 def _categorical(codes: np.ndarray, dictionary: pa.Array) -> pd.Series:

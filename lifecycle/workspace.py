@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lifecycle.schema import TABLES, coerce_frame, frame_of
-from lifecycle.values import categorical_of
+from lifecycle.values import categorical_of, cell_offsets
 
 Tables = Mapping[str, pd.DataFrame]
 """Canonical tables by name; a table that was never loaded is absent (not an empty frame)."""
@@ -341,10 +341,8 @@ def _short_text(values: pd.Series) -> bool:
             return False
         if not len(chunk):
             continue
-        offsets = np.frombuffer(
-            chunk.buffers()[1], dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        )
-        size += int(offsets[chunk.offset + len(chunk)] - offsets[chunk.offset])
+        offsets = cell_offsets(chunk)
+        size += int(offsets[-1] - offsets[0])
         present += len(chunk) - chunk.null_count
     return size <= SHORT_TEXT_BYTES * max(present, 1)
 
