@@ -28,12 +28,14 @@ from lifecycle.reader import RawTable, ReadError, cell_texts, read_raw, read_raw
 from lifecycle.schema import NOT_SET, TABLES, coerce_frame, frame_of, take_rows
 from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_header
 from lifecycle.values import (
+    add_plain_integers,
     dictionary_codes,
     normalize_key,
     parse_datetime,
     parse_number,
     parse_text,
     parsed_timestamps,
+    plain_integer_width,
     plain_integers,
 )
 
@@ -374,7 +376,8 @@ def _excluded_numbers(rows: int, excluded: np.ndarray) -> tuple[np.ndarray, int]
 
 def _pack(packed: np.ndarray, span: int, values: pd.Series) -> int:
     """`packed` × the span of `values`' codes + their codes (`_key_codes`), in place; returns the new span.
-    Categoricals and timestamps are added a slice at a time, with no array of codes for the whole column.
+    Categoricals, timestamps and text that is plain numbers (ids, `values.add_plain_integers`: coded by value,
+    their span the powers of ten their digits reach) are added with no array of codes for the whole column.
     When the span would not fit an int64, the keys so far are numbered 0…k-1 first (and the column's codes
     too when still needed: both are then below the number of rows)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -396,6 +399,12 @@ def _pack(packed: np.ndarray, span: int, values: pd.Series) -> int:
                     part = ticks[at : at + rows]
                     packed[at : at + rows] += (part // step if step > 1 else part) - (lo - 1)
                 return span * size
+    if values.dtype == "str":  # ids such as "433156": packed by their value, with no array of their codes
+        cells = pa.array(values.array)
+        width = plain_integer_width(cells)
+        size = 0 if width is None else 10**width + 1
+        if size and span * size < 2**63 and add_plain_integers(packed, cells, size):
+            return span * size
     codes, size = _key_codes(values)
     if span * size >= 2**63:
         distinct, numbered = np.unique(packed, return_inverse=True)

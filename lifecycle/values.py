@@ -213,6 +213,12 @@ def _plain_digits(cells: pa.Array) -> bool:
     """Whether the present cells may be plain numbers, read from their first and last bytes: each one's first
     byte 1–9 (or the cell "0") and last byte a digit, at most 18 bytes. Of the text Arrow's cast to int64 then
     takes (an optional "-", an optional "0x", digits), that leaves the plain numbers alone."""
+    return _digits_width(cells) is not None
+
+
+def _digits_width(cells: pa.Array) -> int | None:
+    """`_plain_digits`, answered as the bytes of the longest present cell (0 when no cell is present), or None
+    when a present cell cannot be a plain number."""
     offsets = cell_offsets(cells)
     lengths = np.diff(offsets)
     starts = offsets[:-1]
@@ -220,15 +226,59 @@ def _plain_digits(cells: pa.Array) -> bool:
         present = pc.is_valid(cells).to_numpy(zero_copy_only=False)
         starts, lengths = starts[present], lengths[present]
     if not len(lengths):
-        return True
-    if lengths.max() > 18 or not lengths.min():  # (an empty cell is no number)
-        return False
+        return 0
+    widest = int(lengths.max())
+    if widest > 18 or not lengths.min():  # (an empty cell is no number)
+        return None
     data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)
     first = data[starts]
     if ((first < 48) | (first > 57) | ((first == 48) & (lengths > 1))).any():
-        return False
+        return None
     last = data[starts + lengths - 1]
-    return not ((last < 48) | (last > 57)).any()
+    return None if ((last < 48) | (last > 57)).any() else widest
+
+
+def plain_integer_width(cells: pa.Array | pa.ChunkedArray) -> int | None:
+    """The digits of the longest present cell when every present cell may be a plain number (`_plain_digits`,
+    read from the offsets: no cast), 0 when none is present; None when a cell cannot be one, or for cells that
+    are not text."""
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
+    widest = 0
+    for piece in (piece for chunk in chunks for piece in _slices(chunk)):  # scratch arrays of a slice only
+        if piece.type not in (pa.string(), pa.large_string()):
+            return None
+        width = _digits_width(piece) if piece.null_count < len(piece) else 0
+        if width is None:
+            return None
+        widest = max(widest, width)
+    return widest
+
+
+def add_plain_integers(packed: np.ndarray, cells: pa.Array | pa.ChunkedArray, size: int) -> bool:
+    """``packed = packed * size + code`` in place, a code per cell: its number + 1 (`plain_integers`), 0 when it
+    is missing. For cells `plain_integer_width` lets through (its first and last bytes rule out a sign or
+    "0x" the cast would take), ``size`` above every code (10 ** their width + 1) and ``packed`` not negative.
+    A slice at a time (`SLICE_ROWS`): the cells' numbers never make an array of the whole column, and each
+    slice of `packed` is multiplied and added to while in the processor's cache. False, with `packed` as it
+    was, when a cell turns out to be no plain number (the cast fails: "1a2")."""
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
+    at = 0
+    for piece in (piece for chunk in chunks for piece in _slices(chunk)):
+        end = at + len(piece)
+        if piece.null_count == len(piece):
+            packed[at:end] *= size
+        else:
+            try:
+                numbers = pc.cast(piece, pa.int64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                packed[:at] //= size  # each code is below `size`: the packed keys as they were
+                return False
+            window = packed[at:end]
+            window *= size
+            window += (pc.fill_null(numbers, -1) if numbers.null_count else numbers).to_numpy()
+            window += 1
+        at = end
+    return True
 
 
 SLICE_ROWS = 1 << 20

@@ -183,3 +183,24 @@ def test_numeric_ids_are_coded_by_their_value_and_other_text_by_a_dictionary():
     for not_numbers in (["007", "7"], ["12", "1e3"], ["12", " 12"], ["12", "1234567890123456789"], ["١٢"]):
         codes, span = _key_codes(pd.Series(not_numbers, dtype="str"))
         assert span == len(set(not_numbers)) + 1 and len(set(codes.tolist())) == len(set(not_numbers))
+
+
+def test_ids_that_look_like_numbers_but_one_is_not_find_the_same_duplicates(monkeypatch):
+    # The ids are packed a slice at a time by their value until "1a2", in a later slice, fails to be one: the
+    # keys are unpacked and the column coded by a dictionary instead, as pandas compares the text.
+    monkeypatch.setattr(values, "SLICE_ROWS", 3)
+    ids = ["12", "7", "12", "433156", None, "7", "1a2", "12", "1a2", None]
+    frame = pd.DataFrame(
+        {
+            "kind": pd.Series(["a", "b"] * 5, dtype="str").astype("category"),
+            "id": pd.Series(ids, dtype="str"),
+        }
+    )
+    for key in (["id"], ["kind", "id"]):
+        for cells in (ids, [i if i != "1a2" else "99" for i in ids]):
+            frame["id"] = pd.Series(cells, dtype="str")
+            expected = frame[key].duplicated(keep="last").tolist()
+            assert _repeated_later(frame, key, NONE).tolist() == expected
+            rows = np.array([1, 2, 4, 5, 6, 7, 8, 9])  # rows 0 and 3 excluded
+            expected = frame.iloc[rows][key].duplicated(keep="last").tolist()
+            assert _repeated_among(frame, key, rows) == expected

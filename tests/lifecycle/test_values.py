@@ -333,3 +333,31 @@ def test_a_missing_cell_is_not_read_for_its_bytes():
 @pytest.mark.parametrize("cells", [["", ""], ["12", ""], ["", None], ["1a2"], ["12", "1 2"]])
 def test_empty_or_inner_text_cells_are_not_numbers(cells):
     assert values.plain_integers(pa.array(cells, pa.large_string())) is None
+
+
+def test_plain_integer_width_is_the_longest_plain_number():
+    assert values.plain_integer_width(pa.array(["7", None, "433156"], pa.large_string())) == 6
+    assert values.plain_integer_width(pa.chunked_array([["12"], ["0", "99999"]], pa.string())) == 5
+    assert values.plain_integer_width(pa.array([None, None], pa.large_string())) == 0  # no cell present
+    for not_numbers in (["07"], ["12", ""], ["-1"], ["1234567890123456789"]):
+        assert values.plain_integer_width(pa.array(not_numbers, pa.large_string())) is None
+    assert values.plain_integer_width(pa.array([1, 2])) is None  # not text
+
+
+def test_plain_integers_are_packed_in_place_as_their_number_plus_one(monkeypatch):
+    monkeypatch.setattr(values, "SLICE_ROWS", 2)  # three slices
+    packed = np.array([1, 2, 3, 4, 0], dtype=np.int64)
+    cells = pa.array(["5", None, "12", "0", None], pa.large_string())
+    assert values.add_plain_integers(packed, cells, 101)
+    assert packed.tolist() == [1 * 101 + 6, 2 * 101, 3 * 101 + 13, 4 * 101 + 1, 0]
+
+
+def test_a_cell_that_is_no_number_after_all_leaves_the_packed_keys_as_they_were(monkeypatch):
+    # "1a2" starts and ends with a digit (`plain_integer_width` lets it through): its cast fails in the last
+    # slice, after the first two were packed, and those are unpacked again.
+    monkeypatch.setattr(values, "SLICE_ROWS", 2)
+    packed = np.array([3, 1, 4, 1, 5], dtype=np.int64)
+    cells = pa.chunked_array([["5", "7", "12"], [None, "1a2"]], pa.large_string())
+    assert values.plain_integer_width(cells) == 3
+    assert not values.add_plain_integers(packed, cells, 1001)
+    assert packed.tolist() == [3, 1, 4, 1, 5]
