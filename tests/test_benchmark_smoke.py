@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.run import PARSES_PER_TURN
+
 ROOT = Path(__file__).resolve().parents[1]
 LEADS = 300
 
@@ -41,6 +43,9 @@ def test_tiny_benchmark_prints_every_figure_as_json(tmp_path: Path) -> None:
     assert out["ingest_s"] == min(out["ingest_runs_s"]) and out["build_facts_s"] == min(
         out["build_facts_runs_s"]
     )
+    # the floor is parsed before the first ingest run and after each one, in turns with them
+    assert len(out["raw_parse_runs_s"]) == PARSES_PER_TURN * (out["runs"] + 1)
+    assert out["raw_parse_s"] == min(out["raw_parse_runs_s"])
     assert out["ratio_vs_duckdb_all_metrics"] >= 0  # all metrics again is answered from memory: may be 0
     assert out["at_tenth"] is None and out["growth"] is None
     assert isinstance(out["targets_missed"], list)
