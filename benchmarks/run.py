@@ -102,10 +102,11 @@ def raw_parse_worker(paths: list[str]) -> None:
 
 
 PARSES_PER_TURN = 2
-"""Parses of the floor in a row at each turn (`RawParses`). A parse that follows seconds of idleness pays for
-faulting in fresh memory the virtual machine's host took back meanwhile (5.2–7.8 s against 3.2 s at a million
-leads); the next, right after it, reuses what the first freed, as three parses in a row did before. The floor is
-the fastest parse: the ingest runs are measured against that warm parse, however cold they are themselves."""
+"""Parses of the floor in a row at each turn (`RawParses`). The first parse of a turn follows an ingest run and
+the memory given back after the turn before, and pays for faulting in fresh memory (6.9–12.3 s at a million
+leads); the next, right after it, reuses what the first freed (2.96–5.0 s), as the best of three parses in a row
+did before. The floor is the fastest parse: the ingest runs are measured against that warm parse, however cold
+they are themselves."""
 
 
 class RawParses:
