@@ -8,6 +8,7 @@ the reason), and a note for the report (e.g. the date convention decided for the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -186,39 +187,44 @@ def plain_integers(cells: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """Text cells that are every one a plain decimal number — ids such as "433156": ASCII digits, no leading
     zero, at most 18 of them — as their int64 values (-1 where a cell is missing): two cells are equal exactly
     when their numbers are, so the numbers can stand for the text. None otherwise (or when no cell is present).
-    Cast a chunk at a time into the one array returned (no column-long scratch arrays), once each cell's first
-    and last byte, read from the offsets, allow it (`_plain_digits`): 0.18 CPU-seconds for 21 M recipients,
-    where checking every byte first took 0.27; and text that is no number is told without a cast, whose
-    failure spells out an error for every cell (0.36 s for 1.6 M lead stages)."""
-    if len(cells) == cells.null_count:
+    Cast a slice at a time into the one array returned (no column-long scratch arrays), once each cell's first
+    and last byte, read from the offsets, allow it (`plain_integer_width`): 0.18 CPU-seconds for 21 M
+    recipients, where checking every byte first took 0.27; and text that is no number is told without a cast,
+    whose failure spells out an error for every cell (0.36 s for 1.6 M lead stages)."""
+    if len(cells) == cells.null_count or plain_integer_width(cells) is None:
         return None
-    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
     out = np.empty(len(cells), dtype=np.int64)
-    at = 0
-    for piece in (piece for chunk in chunks for piece in _slices(chunk)):
-        if piece.type not in (pa.string(), pa.large_string()):
+    for rows, numbers in _numbers_by_slice(cells):
+        if numbers is None:
             return None
-        if piece.null_count < len(piece) and not _plain_digits(piece):
-            return None  # before the cast: a cast that fails spells out an error for every cell (0.2 µs each)
-        try:
-            numbers = pc.cast(piece, pa.int64())  # digits, or an error ("1a2", "1 2" …)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        out[at : at + len(piece)] = (pc.fill_null(numbers, -1) if numbers.null_count else numbers).to_numpy()
-        at += len(piece)
+        out[rows] = numbers
     return out
 
 
-def _plain_digits(cells: pa.Array) -> bool:
-    """Whether the present cells may be plain numbers, read from their first and last bytes: each one's first
-    byte 1–9 (or the cell "0") and last byte a digit, at most 18 bytes. Of the text Arrow's cast to int64 then
-    takes (an optional "-", an optional "0x", digits), that leaves the plain numbers alone."""
-    return _digits_width(cells) is not None
+def _numbers_by_slice(cells: pa.Array | pa.ChunkedArray) -> Iterator[tuple[slice, np.ndarray | None]]:
+    """The cells a slice at a time (`SLICE_ROWS`): the slice's rows, and its cells cast to int64 (-1 where a cell
+    is missing), or None when the cast fails ("1a2", "1 2" …: text that `plain_integer_width` let through but
+    is no number)."""
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
+    at = 0
+    for piece in (piece for chunk in chunks for piece in _slices(chunk)):
+        try:
+            numbers = pc.cast(piece, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            yield slice(at, at + len(piece)), None
+            return
+        yield (
+            slice(at, at + len(piece)),
+            (pc.fill_null(numbers, -1) if numbers.null_count else numbers).to_numpy(),
+        )
+        at += len(piece)
 
 
 def _digits_width(cells: pa.Array) -> int | None:
-    """`_plain_digits`, answered as the bytes of the longest present cell (0 when no cell is present), or None
-    when a present cell cannot be a plain number."""
+    """The bytes of the longest present cell (0 when no cell is present) when every present cell may be a plain
+    number, read from its first and last bytes: first byte 1–9 (or the cell "0"), last byte a digit, at most 18
+    bytes; None otherwise. Of the text Arrow's cast to int64 then takes (an optional "-", an optional "0x",
+    digits), that leaves the plain numbers alone."""
     offsets = cell_offsets(cells)
     lengths = np.diff(offsets)
     starts = offsets[:-1]
@@ -239,12 +245,12 @@ def _digits_width(cells: pa.Array) -> int | None:
 
 
 def plain_integer_width(cells: pa.Array | pa.ChunkedArray) -> int | None:
-    """The digits of the longest present cell when every present cell may be a plain number (`_plain_digits`,
+    """The digits of the longest present cell when every present cell may be a plain number (`_digits_width`,
     read from the offsets: no cast), 0 when none is present; None when a cell cannot be one, or for cells that
-    are not text."""
+    are not text. A slice at a time: scratch arrays of a slice only."""
     chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
     widest = 0
-    for piece in (piece for chunk in chunks for piece in _slices(chunk)):  # scratch arrays of a slice only
+    for piece in (piece for chunk in chunks for piece in _slices(chunk)):
         if piece.type not in (pa.string(), pa.large_string()):
             return None
         width = _digits_width(piece) if piece.null_count < len(piece) else 0
@@ -261,23 +267,14 @@ def add_plain_integers(packed: np.ndarray, cells: pa.Array | pa.ChunkedArray, si
     A slice at a time (`SLICE_ROWS`): the cells' numbers never make an array of the whole column, and each
     slice of `packed` is multiplied and added to while in the processor's cache. False, with `packed` as it
     was, when a cell turns out to be no plain number (the cast fails: "1a2")."""
-    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
-    at = 0
-    for piece in (piece for chunk in chunks for piece in _slices(chunk)):
-        end = at + len(piece)
-        if piece.null_count == len(piece):
-            packed[at:end] *= size
-        else:
-            try:
-                numbers = pc.cast(piece, pa.int64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                packed[:at] //= size  # each code is below `size`: the packed keys as they were
-                return False
-            window = packed[at:end]
-            window *= size
-            window += (pc.fill_null(numbers, -1) if numbers.null_count else numbers).to_numpy()
-            window += 1
-        at = end
+    for rows, numbers in _numbers_by_slice(cells):
+        if numbers is None:
+            packed[: rows.start] //= size  # each code is below `size`: the packed keys as they were
+            return False
+        window = packed[rows]
+        window *= size
+        window += numbers
+        window += 1
     return True
 
 
