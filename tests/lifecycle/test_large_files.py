@@ -9,6 +9,7 @@ import random
 import re
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -459,6 +460,42 @@ def test_lines_are_counted_as_the_parser_ends_them(data, piece, part, skip):
         with reader._CountingFile(reader._Body(path=path, start=skip, size=len(data))) as counting:
             read = b"".join(iter(lambda: counting.read(piece), b""))
         assert read == data and counting.counter.lines() == want
+
+
+def test_a_counting_file_is_not_closed_under_a_read_still_under_way(tmp_path):
+    # A parse that stops may leave a read of Arrow's under way on another thread: the file is closed only once it
+    # is done (closed under it, its file descriptor could be the next file's, whose bytes the read would take),
+    # and a read that comes after finds nothing.
+    path = tmp_path / "body.csv"
+    path.write_bytes(b"h\na,b\n")
+    counting = reader._CountingFile(reader._Body(path=path, start=2, size=4))
+    file, in_read, go_on = counting.file, threading.Event(), threading.Event()
+
+    class InTheKernel:  # the file, its read held up where a real one waits for the disk
+        closed = property(lambda _: file.closed)
+
+        def read(self, size: int) -> bytes:
+            in_read.set()
+            go_on.wait(10)
+            return file.read(size)
+
+        def close(self) -> None:
+            file.close()
+
+    counting.file = InTheKernel()
+    got: list[bytes] = []
+    reading = threading.Thread(target=lambda: got.append(counting.read(4)))
+    reading.start()
+    assert in_read.wait(10)
+    closing = threading.Thread(target=counting.close)
+    closing.start()
+    closing.join(0.2)
+    assert closing.is_alive() and not file.closed  # the close waits for the read under way
+    go_on.set()
+    reading.join(10)
+    closing.join(10)
+    assert got == [b"a,b\n"] and file.closed and counting.counter.lines() == 1
+    assert counting.read(4) == b""
 
 
 def test_the_invalid_rows_of_a_parse_given_up_on_are_not_listed(monkeypatch):
