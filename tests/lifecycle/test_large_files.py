@@ -417,6 +417,91 @@ def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(on_disk, t
     assert _parsed(clean)[0].equals(_quote_aware(clean)[0]) and kept[-1] is not None
 
 
+# A large quoted body is cut at line breaks into one range per core, each parsed on one core
+# (`reader._ranges`); every range is checked as the whole body is.
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    block=st.sampled_from([16, 40, 1 << 20]),
+    cores=st.integers(2, 5),
+    on_disk=st.booleans(),
+)
+def test_a_quoted_body_cut_into_ranges_parses_as_the_quote_aware_parse_does(seed, block, cores, on_disk):
+    data = _csv_body(random.Random(seed))
+    if not data.strip():
+        return
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        body = _body(data, Path(folder) if on_disk else None)
+        patch.setattr(reader, "_BLOCK_BYTES", block)
+        patch.setattr(reader, "RANGE_BYTES", 1)  # every body of 2 bytes or more is cut
+        patch.setattr(reader, "_cores", lambda: cores)
+        try:
+            want, want_invalid = _quote_aware(body)
+        except reader.ReadError:
+            with pytest.raises(reader.ReadError):
+                _parsed(body)
+            return
+        got, got_invalid = _parsed(body)
+    assert bool(got_invalid) == bool(want_invalid)
+    if not want_invalid:
+        assert got.equals(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.text(st.sampled_from(["a", "\r", "\n", '"']), min_size=0, max_size=40).map(str.encode),
+    cores=st.integers(1, 6),
+    least=st.integers(1, 12),
+    on_disk=st.booleans(),
+)
+def test_ranges_cut_a_body_right_after_line_breaks(data, cores, least, on_disk):
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        patch.setattr(reader, "RANGE_BYTES", least)
+        body = _body(data, Path(folder) if on_disk else None)
+        ranges = reader._ranges(body, cores)
+        texts = [
+            part.buffer.to_pybytes()
+            if part.buffer is not None
+            else part.path.read_bytes()[part.start : part.start + part.size]
+            for part in ranges
+        ]
+    assert b"".join(texts) == data  # the whole body, in order, nothing twice
+    assert 1 <= len(ranges) <= max(1, min(cores, len(data) // least))
+    assert all(text.endswith(b"\n") for text in texts[:-1]) and all(texts[:-1])
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_a_range_cut_inside_a_quoted_value_is_read_quote_aware(on_disk, tmp_path, monkeypatch):
+    rows = [b'"%d","line %d","%d"' % (i, i, i) for i in range(200)]
+    value = b'"100","' + b"x" * 1000 + b'\nsecond half, with a comma","100"'
+    data = b"\n".join(rows[:100] + [value] + rows[101:]) + b"\n"
+    body = _body(data, tmp_path if on_disk else None)
+    monkeypatch.setattr(reader, "RANGE_BYTES", 1)
+    monkeypatch.setattr(reader, "_cores", lambda: 2)
+    first = reader._ranges(body, 2)[0]
+    assert first.size == data.index(b"x\nsecond") + 2  # the cut: right after the line break inside quotes
+    parsed = {}  # each range's parse by its size (the ranges are parsed at once, on threads)
+    checked = reader._checked_parse
+
+    def check(part, *args, **kwargs):
+        parsed[part.size] = checked(part, *args, **kwargs)
+        return parsed[part.size]
+
+    monkeypatch.setattr(reader, "_checked_parse", check)
+    got, invalid = _parsed(body)
+    assert len(parsed) == 2 and parsed[first.size] is None  # the first range ends inside quotes: given up on
+    assert invalid == [] and got.num_rows == 200
+    assert got.column("c1")[100].as_py() == "x" * 1000 + "\nsecond half, with a comma"
+    assert got.equals(_quote_aware(body)[0])
+    # without the value spanning lines, both ranges are kept, and make the quote-aware parse
+    parsed.clear()
+    clean = _body(data.replace(b"x\nsecond", b"x second"), tmp_path if on_disk else None)
+    assert _parsed(clean)[0].equals(_quote_aware(clean)[0])
+    assert len(parsed) == 2 and all(table is not None for table in parsed.values())
+
+
 @pytest.mark.parametrize(
     ("data", "block"),
     [
@@ -455,7 +540,7 @@ def test_lines_are_counted_as_the_parser_ends_them(data, piece, part, skip):
         patch.setattr(reader, "_COUNT_SLICE", part)  # the bytes of a piece compared a part at a time
         assert reader._line_count(reader._Body.in_memory(pa.py_buffer(data))) == want
         path = Path(folder) / "body.csv"
-        path.write_bytes(b"x" * skip + data)
+        path.write_bytes(b"x" * skip + data + b"\nthe next range")  # read up to the body's size only
         # a file's, counted as the parser reads it, in reads of any size
         with reader._CountingFile(reader._Body(path=path, start=skip, size=len(data))) as counting:
             read = b"".join(iter(lambda: counting.read(piece), b""))
