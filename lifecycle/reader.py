@@ -922,11 +922,11 @@ def _blocks_cut_at_line_breaks(
     quote-aware one, or has invalid rows (which the quote-aware parse then reports).
 
     A large body is cut at line breaks into ranges, at most one per core (`_ranges`), each parsed on one core, all
-    at once: Arrow parsing the 21 M e-mail events on both cores itself took 3.8–4.6 CPU-seconds and 1.9–2.3 s, two
-    ranges on one core each 3.5–3.6 CPU-seconds and 1.8 s. Each range is checked as the whole body is, below, and
-    a cut is then where the quote-aware parse ends a row: a range that ends inside a quoted value ends with that
-    value open, and Arrow keeps the range's last line break in it (the check finds it), so every range that passes
-    ends where a row ends, and the next starts where a row starts.
+    at once: read through Python as here, Arrow parsing the 21 M e-mail events on both cores itself took 3.8–4.6
+    CPU-seconds and 1.9–2.3 s, two ranges on one core each 3.5–3.6 CPU-seconds and 1.8 s. Each range is checked as
+    the whole body is, below, and a cut is then where the quote-aware parse ends a row: a range that ends inside a
+    quoted value ends with that value open, and Arrow keeps the range's last line break in it (the check finds
+    it), so every range that passes ends where a row ends, and the next starts where a row starts.
 
     The two parses are the same when no line break of the body is inside a quoted value: every line break then
     ends a row (or an empty line), so every cut is where the quote-aware parse ends a row. Arrow's parser is
