@@ -417,7 +417,7 @@ def test_a_quoted_value_spanning_a_block_boundary_is_read_quote_aware(on_disk, t
     assert _parsed(clean)[0].equals(_quote_aware(clean)[0]) and kept[-1] is not None
 
 
-# A large quoted body is cut at line breaks into one range per core, each parsed on one core
+# A large quoted body is cut at line breaks into ranges, at most one per core, each parsed on one core
 # (`reader._ranges`); every range is checked as the whole body is.
 
 
