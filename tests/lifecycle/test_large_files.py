@@ -341,6 +341,21 @@ def _parsed(body: reader._Body) -> tuple[pa.Table, list[str]]:
     return table, invalid
 
 
+def _assert_parsed_as_quote_aware(body: reader._Body) -> None:
+    """`_parsed(body)` is the quote-aware parse: the same table, or invalid rows when it has some (the caller then
+    reads the body again on one core for their line numbers, `_read_text_body`), or the same error."""
+    try:
+        want, want_invalid = _quote_aware(body)
+    except reader.ReadError:
+        with pytest.raises(reader.ReadError):
+            _parsed(body)
+        return
+    got, got_invalid = _parsed(body)
+    assert bool(got_invalid) == bool(want_invalid)
+    if not want_invalid:
+        assert got.equals(want)
+
+
 def _csv_body(rng: random.Random) -> bytes:
     """Three-column bodies, mostly quoted, some with line breaks inside quoted values (or just one, whose
     second line has the row's other fields), blank lines, short rows, any line ending; or any mix of the
@@ -384,17 +399,7 @@ def test_a_quoted_body_parses_as_the_quote_aware_parse_does(seed, block, on_disk
     with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
         body = _body(data, Path(folder) if on_disk else None)
         patch.setattr(reader, "_BLOCK_BYTES", block)
-        try:
-            want, want_invalid = _quote_aware(body)
-        except reader.ReadError:
-            with pytest.raises(reader.ReadError):
-                _parsed(body)
-            return
-        got, got_invalid = _parsed(body)
-    # with invalid rows, the caller reads the body again on one core for their line numbers (`_read_text_body`)
-    assert bool(got_invalid) == bool(want_invalid)
-    if not want_invalid:
-        assert got.equals(want)
+        _assert_parsed_as_quote_aware(body)
 
 
 @pytest.mark.parametrize("on_disk", [False, True])
@@ -437,16 +442,7 @@ def test_a_quoted_body_cut_into_ranges_parses_as_the_quote_aware_parse_does(seed
         patch.setattr(reader, "_BLOCK_BYTES", block)
         patch.setattr(reader, "RANGE_BYTES", 1)  # every body of 2 bytes or more is cut
         patch.setattr(reader, "_cores", lambda: cores)
-        try:
-            want, want_invalid = _quote_aware(body)
-        except reader.ReadError:
-            with pytest.raises(reader.ReadError):
-                _parsed(body)
-            return
-        got, got_invalid = _parsed(body)
-    assert bool(got_invalid) == bool(want_invalid)
-    if not want_invalid:
-        assert got.equals(want)
+        _assert_parsed_as_quote_aware(body)
 
 
 @settings(max_examples=300, deadline=None)
