@@ -189,7 +189,11 @@ def _parse_column(
     default_order: str,
     comma_hint: bool,
     report: IngestReport,
+    *,
+    trimmed: bool = False,
 ) -> _Column:
+    """One column's values parsed as its canonical kind, the cells that are not one, and the reason to give for
+    them. `trimmed`: its text cells are known to be trimmed, none empty (`reader.RawTable.trimmed`)."""
     if isinstance(raw.dtype, pd.CategoricalDtype):
         return _parse_distinct(
             raw,
@@ -237,7 +241,7 @@ def _parse_column(
         if seen:
             report.value_mappings[canonical] = seen
         return _Column(values, bad, f"{canonical}: value not recognized in column {header!r}")
-    parsed = parse_text(raw)
+    parsed = parse_text(raw, trimmed=trimmed)
     return _Column(parsed.values, parsed.bad, "")
 
 
@@ -310,10 +314,19 @@ def _tick_scale(ticks: np.ndarray) -> tuple[int, int, int]:
 
 
 def _all_multiples(ticks: np.ndarray, unit: int) -> bool:
-    """Whether every tick is a multiple of `unit`, a slice at a time (no remainder array of the whole column;
-    the first slice with a remainder ends the search)."""
+    """Whether every tick is a multiple of `unit`, a slice at a time (no array of the whole column; the first
+    slice with a tick that is not one ends the search). Divided and multiplied back rather than a remainder
+    taken: numpy divides by one number fast, its remainder is not (21 M e-mail events: 0.016 s, not 0.05)."""
     rows = values_module.SLICE_ROWS
-    return not any((ticks[at : at + rows] % unit).any() for at in range(0, len(ticks), rows))
+    scratch = np.empty(min(rows, len(ticks)), dtype=np.int64)
+    for at in range(0, len(ticks), rows):
+        part = ticks[at : at + rows]
+        back = scratch[: len(part)]
+        np.floor_divide(part, unit, out=back)
+        back *= unit
+        if not np.array_equal(back, part):
+            return False
+    return True
 
 
 def _decimal_codes(cells: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int] | None:
@@ -496,6 +509,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
                 _default_order(raw),
                 comma_hint,
                 report,
+                trimmed=raw.trimmed,
             )
             reject(col.bad, col.reason, frame[position[header]])
             out[canonical] = col.values
@@ -718,8 +732,9 @@ def ingest_files(
     """Read every file and merge what was recognized into the workspace `out`; returns results and errors
     (both in the order of `paths`).
 
-    Two files are read at a time, the largest first: after Arrow's parse (on every core) most of a file's
-    ingest runs on one core, and the next files are read on the other meanwhile. A table the workspace does not
+    Two files are read at a time, the largest first: after Arrow's parse (on every core, one file's at a time:
+    `reader._PARSING`) most of a file's ingest runs on one core, and the next files are read on the other
+    meanwhile. A table the workspace does not
     hold yet is written as soon as its file is read, while the other files are: kept when no other file brings
     the same table (else merged with it and written again at the end; the early file is then removed). An
     ingest that fails removes the early files and a folder it created: the workspace is as it was."""

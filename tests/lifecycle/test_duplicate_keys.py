@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle import values
-from lifecycle.ingest import _key_codes, _repeated_later, ingest_raw
+from lifecycle.ingest import _all_multiples, _key_codes, _repeated_later, ingest_raw
 from lifecycle.reader import read_raw
 
 STAMPS = [
@@ -204,3 +205,22 @@ def test_ids_that_look_like_numbers_but_one_is_not_find_the_same_duplicates(monk
             rows = np.array([1, 2, 4, 5, 6, 7, 8, 9])  # rows 0 and 3 excluded
             expected = frame.iloc[rows][key].duplicated(keep="last").tolist()
             assert _repeated_among(frame, key, rows) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-(2**62), 2**62), max_size=12),
+    st.sampled_from([1_000, 1_000_000]),
+    st.integers(1, 4),
+)
+def test_ticks_are_multiples_of_a_unit_exactly_when_each_one_is(numbers, unit, slice_rows):
+    # Divided and multiplied back a slice at a time: the remainder's answer, before 1970 too, on every slice.
+    ticks = np.array(numbers, dtype=np.int64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(values, "SLICE_ROWS", slice_rows)
+        assert _all_multiples(ticks, unit) == all(n % unit == 0 for n in numbers)
+        whole = ticks // unit * unit
+        assert _all_multiples(whole, unit)
+        if len(whole):
+            whole[-1] += 1
+            assert not _all_multiples(whole, unit)

@@ -147,6 +147,7 @@ def test_values_repeating_across_the_parsers_blocks_are_counted_once(monkeypatch
     # 100,000 rows (3.2 MB, several of the parser's default 1 MB blocks): Kind cycles through 20,000 values,
     # each seen in every block — a fifth of the rows, so repeating; Email is distinct on every row.
     monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
+    monkeypatch.setattr(reader, "_SAMPLE_BODY_BYTES", 4 << 20)  # the whole body is the sample
     body = b"".join(b"K%05d,lead-%07d@example.com\n" % (i % 20_000, i) for i in range(100_000))
     assert 3 << 20 < len(body) < reader._SAMPLE_BODY_BYTES
     (raw,) = reader.read_raw(b"Kind,Email\n" + body, "kinds.csv")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import gzip
 import io
 import zipfile
 
 import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from lifecycle.ingest import ingest_raw
 from lifecycle.reader import ReadError, decode, read_raw
 
 LEADS = "Record ID,Create Date,Email,Original Source\n1,2024-01-05,a@x.com,Paid Search\n2,2024-01-06,b@x.com,Zürich Events\n"
@@ -153,7 +160,11 @@ def test_survey_export_with_two_header_rows_collapses_to_the_specific_label() ->
     raw = one(text.encode())
     assert raw.header_rows == 2
     assert raw.headers == [
-        "Respondent ID", "Start Date", "End Date", "How likely are you to recommend us to a friend?", "Why?",
+        "Respondent ID",
+        "Start Date",
+        "End Date",
+        "How likely are you to recommend us to a friend?",
+        "Why?",
     ]
     assert len(raw.frame) == 2
 
@@ -236,7 +247,12 @@ def test_legacy_xls_is_read() -> None:
 
 @pytest.mark.parametrize(
     ("payload", "message"),
-    [(b"", "empty"), (b"\n\n  \n", "empty"), (bytes(range(256)) * 40, "binary"), (b"PK\x03\x04garbage", "Excel|zip")],
+    [
+        (b"", "empty"),
+        (b"\n\n  \n", "empty"),
+        (bytes(range(256)) * 40, "binary"),
+        (b"PK\x03\x04garbage", "Excel|zip"),
+    ],
 )
 def test_unreadable_input_says_why(payload: bytes, message: str) -> None:
     with pytest.raises(ReadError, match=message):
@@ -247,3 +263,47 @@ def test_header_only_file_has_no_rows() -> None:
     raw = one(b"Record ID,Create Date\n")
     assert raw.headers == ["Record ID", "Create Date"]
     assert raw.frame.empty
+
+
+# A CSV's text cells come out of the reader trimmed, none empty (`RawTable.trimmed`), and the ingest then takes
+# them as they are (`values.parse_text(trimmed=True)`): the same tables as looking at every cell again.
+
+_PADDED = st.sampled_from(["", " ", "\t", "\u00a0", "\u3000", "\x1f", "  "])
+_WORDS = st.sampled_from(["won", "a b", "é", "2024-01-05", "12", "", '"'])
+_CELL = st.tuples(_PADDED, _WORDS, _PADDED, st.booleans()).map(
+    lambda c: f'"{c[0]}{c[1]}{c[2]}"' if c[3] and c[1] != '"' else f"{c[0]}{c[1]}{c[2]}"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(_PADDED, _CELL, _CELL, _CELL), min_size=1, max_size=12))
+def test_text_the_reader_calls_trimmed_ingests_as_when_every_cell_is_looked_at(rows) -> None:
+    lines = [
+        f"{pad}{number}{pad},{date},{stage},{amount}"
+        for number, (pad, date, stage, amount) in enumerate(rows)
+    ]
+    data = ("Deal ID,Create Date,Stage,Amount\n" + "\n".join(lines) + "\n").encode()
+    try:
+        raws = read_raw(data, "deals.csv")
+    except ReadError:
+        return
+    for raw in raws:
+        if raw.trimmed:
+            for position in raw.positions:
+                column = raw.frame[position]
+                text = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+                present = [c for c in text if isinstance(c, str)]
+                assert all(c and c == pc.utf8_trim_whitespace(pa.scalar(c)).as_py() for c in present)
+        looked_at = ingest_raw(dataclasses.replace(raw, trimmed=False), table="deals")
+        taken = ingest_raw(raw, table="deals")
+        pd.testing.assert_frame_equal(taken.frame, looked_at.frame)
+        pd.testing.assert_frame_equal(taken.rejected_rows, looked_at.rejected_rows)
+
+
+def test_lines_recovered_from_a_bad_row_are_not_said_to_be_trimmed() -> None:
+    # An unbalanced quote swallows the next lines; those recovered are split and stripped by Python's csv.
+    data = b'Deal ID,Create Date,Stage\nD1,"2024-01-05,won\n D2 ,2024-01-06, won \nD3,2024-01-07,lost\n'
+    raw = one(data, "deals.csv")
+    assert not raw.trimmed
+    assert cells(raw) == [["D2", "2024-01-06", "won"], ["D3", "2024-01-07", "lost"]]
+    assert one(data.replace(b'"2024', b"2024"), "deals.csv").trimmed
