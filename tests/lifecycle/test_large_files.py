@@ -732,3 +732,35 @@ def test_lines_swallowed_by_a_quote_and_recovered_keep_the_times_text(monkeypatc
     monkeypatch.setattr(reader, "DICTIONARY_BYTES", 0)
     monkeypatch.setattr(reader, "_SAMPLE_BODY_BYTES", 400)
     assert_same_ingest(read_export(data, "events.csv"), want)
+
+
+def _unified_cells(column: pa.ChunkedArray) -> list[str | None]:
+    """What `reader._dictionary_cells` should give, the plain way: each cell of Arrow's unified dictionaries,
+    trimmed, an empty one missing."""
+    cells = column.unify_dictionaries().cast(pa.large_string()).to_pylist()
+    return [None if cell is None or not cell.strip() else cell.strip() for cell in cells]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    blocks=st.lists(
+        st.lists(
+            st.one_of(st.none(), st.sampled_from(["a", " a", "a ", "", " ", "b", "é", "\u3000é", "7"])),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_dictionary_cells_are_the_trimmed_cells_in_order_of_first_appearance(blocks):
+    # Each parsed block has its own dictionary; the categories are the distinct trimmed values in order of
+    # first appearance (block by block), the blank ones missing.
+    column = pa.chunked_array(
+        [pa.array(cells, pa.large_string()).dictionary_encode() for cells in blocks], reader._CODES
+    )
+    got = reader._dictionary_cells(column)
+    want = _unified_cells(column)
+    assert [None if pd.isna(v) else v for v in got] == want
+    if isinstance(got.dtype, pd.CategoricalDtype):
+        assert list(got.cat.categories) == list(dict.fromkeys(v for v in want if v is not None))
+        assert got.cat.categories.dtype == "str"

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle.ingest import ingest_raw
+from lifecycle.mapping import MappingError
 from lifecycle.reader import ReadError, decode, read_raw
 
 LEADS = "Record ID,Create Date,Email,Original Source\n1,2024-01-05,a@x.com,Paid Search\n2,2024-01-06,b@x.com,Zürich Events\n"
@@ -294,10 +295,20 @@ def test_text_the_reader_calls_trimmed_ingests_as_when_every_cell_is_looked_at(r
                 text = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
                 present = [c for c in text if isinstance(c, str)]
                 assert all(c and c == pc.utf8_trim_whitespace(pa.scalar(c)).as_py() for c in present)
-        looked_at = ingest_raw(dataclasses.replace(raw, trimmed=False), table="deals")
-        taken = ingest_raw(raw, table="deals")
+        looked_at = _ingested(dataclasses.replace(raw, trimmed=False))
+        taken = _ingested(raw)
+        if isinstance(taken, str) or isinstance(looked_at, str):  # a header not found: the same message
+            assert taken == looked_at
+            continue
         pd.testing.assert_frame_equal(taken.frame, looked_at.frame)
         pd.testing.assert_frame_equal(taken.rejected_rows, looked_at.rejected_rows)
+
+
+def _ingested(raw):
+    try:
+        return ingest_raw(raw, table="deals")
+    except MappingError as exc:  # (a stray quote can make the sniffer see one column)
+        return str(exc)
 
 
 def test_lines_recovered_from_a_bad_row_are_not_said_to_be_trimmed() -> None:
