@@ -734,10 +734,10 @@ def ingest_files(
 
     Two files are read at a time, the largest first: after Arrow's parse (on every core, one file's at a time:
     `reader._PARSING`) most of a file's ingest runs on one core, and the next files are read on the other
-    meanwhile. A table the workspace does not
-    hold yet is written as soon as its file is read, while the other files are: kept when no other file brings
-    the same table (else merged with it and written again at the end; the early file is then removed). An
-    ingest that fails removes the early files and a folder it created: the workspace is as it was."""
+    meanwhile. A table the workspace does not hold yet is written as soon as its file is read, while the other
+    files are: kept when no other file brings the same table (else merged with it and written again at the end;
+    the early file is then removed). An ingest that fails removes the early files and a folder it created: the
+    workspace is as it was."""
     folder = Path(out)
     created = not folder.exists()
     held = set(workspace.table_files(folder)) if folder.is_dir() else set()
