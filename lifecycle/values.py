@@ -651,16 +651,14 @@ def parse_text(raw: pd.Series, *, trimmed: bool = False) -> Parsed:
     knows it is so (`reader.RawTable.trimmed`), and its cells are not looked at again (21 M e-mail recipients:
     0.08 CPU-seconds)."""
     s = raw.astype("str")
-    if trimmed:
-        return Parsed(s.copy(deep=False), pd.Series(False, index=raw.index), "")
     cells = pa.array(s)
-    if not maybe_untrimmed(cells):  # as the reader leaves text cells: nothing to trim or blank
+    if trimmed or not maybe_untrimmed(cells):  # as the reader leaves text cells: nothing to trim or blank
         return Parsed(s.copy(deep=False), pd.Series(False, index=raw.index), "")
-    trimmed = pc.utf8_trim_whitespace(cells)
+    stripped = pc.utf8_trim_whitespace(cells)
     # None when every cell is empty (nothing to share then)
-    untouched = pc.all(pc.equal(pc.binary_length(trimmed), pc.binary_length(cells))).as_py()
-    s = s.copy(deep=False) if untouched else pd.Series(pd.array(trimmed, dtype="str"), index=s.index)
-    if pc.any(pc.equal(trimmed, "")).as_py():
+    untouched = pc.all(pc.equal(pc.binary_length(stripped), pc.binary_length(cells))).as_py()
+    s = s.copy(deep=False) if untouched else pd.Series(pd.array(stripped, dtype="str"), index=s.index)
+    if pc.any(pc.equal(stripped, "")).as_py():
         s = s.mask(s == "")
     return Parsed(s, pd.Series(False, index=raw.index), "")
 

@@ -156,23 +156,26 @@ def test_values_repeating_across_the_parsers_blocks_are_counted_once(monkeypatch
     assert raw.frame.iloc[:, 0].nunique() == 20_000 and len(raw.frame) == 100_000
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    blocks=st.lists(
-        st.lists(
-            st.one_of(st.none(), st.sampled_from(["7", "12", "0", "433156", "9", "10", "007", " 5"])),
-            max_size=8,
-        ),
-        min_size=1,
-        max_size=5,
+def _blocks(*cells: str) -> st.SearchStrategy[list[list[str | None]]]:
+    """Up to five parsed blocks of up to eight cells each, drawn from `cells` or missing."""
+    return st.lists(
+        st.lists(st.one_of(st.none(), st.sampled_from(cells)), max_size=8), min_size=1, max_size=5
     )
-)
+
+
+def _dictionary_column(blocks: list[list[str | None]]) -> pa.ChunkedArray:
+    """The blocks as the parser gives a dictionary-encoded column: each block with a dictionary of its own."""
+    return pa.chunked_array(
+        [pa.array(cells, pa.large_string()).dictionary_encode() for cells in blocks], reader._CODES
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks=_blocks("7", "12", "0", "433156", "9", "10", "007", " 5"))
 def test_ids_numbered_by_value_are_the_categories_unified_dictionaries_give(blocks):
     # Each parsed block has its own dictionary; ids that are plain numbers are numbered by value
     # (`reader._numbered_cells`), other text unified by Arrow: the same categorical either way.
-    column = pa.chunked_array(
-        [pa.array(cells, pa.large_string()).dictionary_encode() for cells in blocks], reader._CODES
-    )
+    column = _dictionary_column(blocks)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reader, "_numbered_cells", lambda column: None)
         want = reader._dictionary_cells(column)
@@ -742,22 +745,11 @@ def _unified_cells(column: pa.ChunkedArray) -> list[str | None]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    blocks=st.lists(
-        st.lists(
-            st.one_of(st.none(), st.sampled_from(["a", " a", "a ", "", " ", "b", "é", "\u3000é", "7"])),
-            max_size=8,
-        ),
-        min_size=1,
-        max_size=5,
-    )
-)
+@given(blocks=_blocks("a", " a", "a ", "", " ", "b", "é", "\u3000é", "7"))
 def test_dictionary_cells_are_the_trimmed_cells_in_order_of_first_appearance(blocks):
     # Each parsed block has its own dictionary; the categories are the distinct trimmed values in order of
     # first appearance (block by block), the blank ones missing.
-    column = pa.chunked_array(
-        [pa.array(cells, pa.large_string()).dictionary_encode() for cells in blocks], reader._CODES
-    )
+    column = _dictionary_column(blocks)
     got = reader._dictionary_cells(column)
     want = _unified_cells(column)
     assert [None if pd.isna(v) else v for v in got] == want
