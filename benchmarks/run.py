@@ -6,7 +6,8 @@ The sample company's canonical CSVs are generated once per (seed, N) into benchm
 reused while the generator's code is unchanged (`samples.py`). One run then measures the pyarrow parse of those
 CSVs (the floor of any ingest, in a subprocess) in turns with the project's ingest into a fresh workspace, and
 in this process every interaction cold and warm (`interactions.py`), the DuckDB reference (`reference_sql.py`)
-and the peak RSS; then the same at N/10 in a subprocess. Figures are in seconds; ratios (ingest ÷ raw parse,
+and the peak RSS; the app's page runs on that workspace in a subprocess (`page_runs.py`); then the same at N/10
+in a subprocess. Figures are in seconds; ratios (ingest ÷ raw parse,
 app ÷ DuckDB, N ÷ N/10) are what to compare across machines. See README.md.
 """
 
@@ -200,6 +201,16 @@ def measure_interactions(
     return {k: round(v, 4) for k, v in times.items()}, values, opened
 
 
+def measure_pages(workspace: Path) -> dict[str, Any]:
+    """What each page of the app waits for on the workspace (`page_runs.py`), in a process of its own: the app
+    as a server would run it, started on the folder, with nothing computed before."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "page_runs.py"), "--data", str(workspace), "--json"]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the page runs failed:\n{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
 def hotspots(fn: Callable[[], Any]) -> dict[str, list[list[Any]]]:
     """Where one call of `fn` spends its time: the project's functions by cumulative time ("lifecycle") and
     all functions by own time ("self"); each row [function, tottime s, cumtime s, calls]."""
@@ -314,6 +325,7 @@ def _measure(
 
     interactions, values, opened = measure_interactions(workspace, args.month, args.repeat)
     phases["interactions"] = peak_rss_mb()
+    pages = measure_pages(workspace)
 
     files = reference_sql.parquet_files(workspace)
     duck_cold, reference = timed(lambda: reference_sql.month_metrics(files, opened.month))
@@ -346,6 +358,7 @@ def _measure(
         "build_facts_runs_s": build_runs,
         "runs": args.runs,
         "interactions": interactions,
+        "pages": pages,
         "duckdb_s": round(duck_s, 4),
         "duckdb_cold_s": round(duck_cold, 4),
         # A switch computes a month not shown before; all metrics again (another stage page of the same month)
@@ -395,6 +408,9 @@ def at_tenth(args: argparse.Namespace) -> dict[str, Any] | None:
 def _timings(figures: dict[str, Any]) -> dict[str, float]:
     flat = {k: figures[k] for k in ("raw_parse_s", "ingest_s", "build_facts_s", "duckdb_s", "peak_rss_mb")}
     flat.update({f"interactions.{k}": v for k, v in figures["interactions"].items()})
+    flat["pages.first_run_s"] = figures["pages"]["first_run_s"]
+    for page, seconds in figures["pages"]["pages"].items():
+        flat.update({f"pages.{page}.{k}": v for k, v in seconds.items()})
     return flat
 
 
@@ -416,6 +432,10 @@ def targets_missed(out: dict[str, Any]) -> list[str]:
         limit = WARM_TARGET_S if name.endswith("_warm") else COLD_TARGET_S
         if seconds > limit:
             missed.append(f"interactions.{name} {seconds:.3f} s > {limit} s")
+    for name, seconds in _timings(out).items():  # a page shown already is warm, the rest cold
+        limit = WARM_TARGET_S if name.endswith("_back_s") else COLD_TARGET_S
+        if name.startswith("pages.") and seconds > limit:
+            missed.append(f"{name} {seconds:.3f} s > {limit} s")
     for key, limit in (("ratio_vs_duckdb", DUCKDB_TARGET), ("ratio_vs_duckdb_all_metrics", DUCKDB_TARGET),
                        ("ingest_ratio", INGEST_TARGET), ("peak_rss_mb", RSS_TARGET_MB)):  # fmt: skip
         if out[key] is not None and out[key] > limit:

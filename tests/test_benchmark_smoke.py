@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.page_runs import OTHER_PAGES, PICKER_PAGES
 from benchmarks.run import PARSES_PER_TURN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +39,13 @@ def test_tiny_benchmark_prints_every_figure_as_json(tmp_path: Path) -> None:
         f"{name}_{kind}" for name in INTERACTIONS for kind in ("cold", "warm")
     }
     assert all(isinstance(v, float) and v >= 0 for v in out["interactions"].values())
+    pages = out["pages"]
+    assert set(pages["pages"]) == set(PICKER_PAGES) | set(OTHER_PAGES)
+    for page, seconds in pages["pages"].items():
+        picked = {"month_new_s", "month_back_s", "channel_new_s"} if page in PICKER_PAGES else set()
+        assert set(seconds) == {"open_s"} | picked | ({"report_s"} if page == "quarter" else set()), page
+        assert all(isinstance(v, float) and v > 0 for v in seconds.values()), page
+    assert pages["first_run_s"] > 0 and pages["peak_rss_mb"] > 0
     for runs in ("ingest_runs_s", "build_facts_runs_s"):  # every run listed; the fastest is the figure
         assert len(out[runs]) == out["runs"] == 3, runs
     assert out["ingest_s"] == min(out["ingest_runs_s"]) and out["build_facts_s"] == min(

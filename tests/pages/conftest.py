@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.components.v2.component_manager import BidiComponentManager
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.page_runs import run_as_server
 from lifecycle import sample
 from lifecycle.session import SAMPLE_DIR, SAMPLE_DIR_ENV
 
@@ -21,20 +20,9 @@ TIMEOUT = 60
 
 @pytest.fixture(autouse=True)
 def _navigation_app(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run app.py on every AppTest run, as the server does once st.navigation has been called.
-
-    AppTest resets the legacy "pages directory" flag before each run and a `pages/` folder sets it again, so
-    without this every run after the first would execute the page file alone, skipping the router.
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-    # The app uses no custom components; scanning every installed package for them costs ~0.5 s per AppTest.
-    monkeypatch.setattr(BidiComponentManager, "discover_and_register_components", lambda self, **kw: None)
+    """Run app.py on every AppTest run, as the server does once st.navigation has been called
+    (`benchmarks.page_runs.run_as_server`); undone after each test."""
+    run_as_server(monkeypatch.setattr)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,0 +1,144 @@
+"""What a user waits for on each page: the app's script run after each click, as the Streamlit server runs it,
+timed with Streamlit's AppTest on a workspace folder (no browser: the browser's drawing comes on top).
+
+    python benchmarks/page_runs.py --data DIR [--json] [--switches 3]
+
+One fresh process (`run.py` starts one on the workspace of its run): the first run (the app opening the folder
+and showing the Overview, `first_run_s`), then every page in menu order, opened from the menu (`open_s`). On the
+pages with a month and a channel (the Overview and the five stages):
+
+- `month_new_s`: `--switches` months not shown before, one after the other, the slowest. Each page gets months of
+  its own (the months before the default one), so that none is answered by what a page before it computed;
+- `month_back_s`: back and forth between the last two of those months, each shown already, the slowest;
+- `channel_new_s`: in the last of those months, `--switches` channels not shown before, the slowest.
+
+On the Quarter page, `report_s`: preparing the quarter's report (the HTML file and the workbook). Seconds of
+wall clock; `peak_rss_mb` is the process's, the server's memory for one user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from streamlit.components.v2.component_manager import BidiComponentManager  # noqa: E402
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from lifecycle.session import DATA_DIR_ENV  # noqa: E402
+
+APP = ROOT / "app.py"
+PICKER_PAGES = ("overview", "attract", "capture", "nurture", "convert", "expand")
+"""The pages that show the month and the channel picked in the sidebar."""
+OTHER_PAGES = ("quarter", "data", "definitions")
+RUN_TIMEOUT_S = 600
+
+
+def run_as_server(set_attribute: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Have AppTest run app.py on every run, as the server does once st.navigation has been called: AppTest resets
+    the legacy "pages directory" flag before each run and a `pages/` folder sets it again, so without this every
+    run after the first would execute the page file alone, skipping the router. Also skips the scan of every
+    installed package for custom components (~0.5 s per AppTest; the app uses none). `set_attribute`: pytest's
+    `monkeypatch.setattr` in the tests, so that the change is undone after each."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    set_attribute(PagesManager, "__init__", init)
+    set_attribute(BidiComponentManager, "discover_and_register_components", lambda self, **kw: None)
+
+
+def _run(at: AppTest) -> float:
+    """Seconds of one script run; an exception the app shows stops the measurement."""
+    start = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - start
+    if at.exception:
+        raise RuntimeError(f"the app raised: {at.exception[0].message}")
+    return round(seconds, 4)
+
+
+def _pick(at: AppTest, key: str, index: int) -> float:
+    """Seconds of the run after picking option `index` of the sidebar picker `key`."""
+    at.selectbox(key=key).select_index(index)
+    seconds = _run(at)
+    if at.selectbox(key=key).index != index:
+        raise RuntimeError(f"the {key} picker did not take option {index}")
+    return seconds
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def measure_pages(folder: str | os.PathLike[str], switches: int = 3) -> dict[str, Any]:
+    """Every figure of the module docstring, for the app started on the workspace `folder`."""
+    os.environ[DATA_DIR_ENV] = str(folder)
+    run_as_server()
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S)
+    first = _run(at)
+    default = at.selectbox(key="month").index or 0  # the options run from the newest month
+    months = len(at.selectbox(key="month").options)
+    channels = len(at.selectbox(key="channel").options)  # "All channels" first
+    needed = default + 1 + switches * len(PICKER_PAGES)
+    if switches < 2 or months < needed or channels < switches + 1:
+        raise SystemExit(
+            f"the workspace has {months} months and {channels - 1} channels: {needed} months and {switches} "
+            f"channels are needed for --switches {switches} (at least 2)"
+        )
+    pages: dict[str, dict[str, float]] = {}
+    for i, page in enumerate((*PICKER_PAGES, *OTHER_PAGES)):
+        at.switch_page(f"pages/{page}.py")
+        figures = {"open_s": _run(at)}
+        if page in PICKER_PAGES:
+            own = range(default + 1 + i * switches, default + 1 + (i + 1) * switches)
+            figures["month_new_s"] = max(_pick(at, "month", m) for m in own)
+            figures["month_back_s"] = max(_pick(at, "month", m) for m in (own[-2], own[-1]) * 2)
+            figures["channel_new_s"] = max(_pick(at, "channel", c) for c in range(1, switches + 1))
+            _pick(at, "channel", 0)
+        if page == "quarter":
+            next(b for b in at.button if b.key == "report-prepare").click()
+            figures["report_s"] = _run(at)
+            if not [b for b in at.get("download_button") if b.key == "report-html"]:
+                raise RuntimeError("the Quarter page prepared no report")
+        pages[page] = figures
+    return {"first_run_s": first, "pages": pages, "peak_rss_mb": _peak_rss_mb()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/page_runs.py", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data", required=True, help="a workspace folder (python -m lifecycle ingest ... --out DIR)"
+    )
+    parser.add_argument(
+        "--switches", type=int, default=3, help="new months and channels per page (default 3)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    out = measure_pages(args.data, args.switches)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"first run {out['first_run_s']:.3f} s, peak RSS {out['peak_rss_mb']:,.0f} MB")
+        for page, figures in out["pages"].items():
+            print(f"{page:<12}" + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
