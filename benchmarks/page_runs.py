@@ -3,17 +3,21 @@ timed with Streamlit's AppTest on a workspace folder (no browser: the browser's 
 
     python benchmarks/page_runs.py --data DIR [--json] [--switches 3]
 
-One fresh process (`run.py` starts one on the workspace of its run): the first run (the app opening the folder
-and showing the Overview, `first_run_s`), then every page in menu order, opened from the menu (`open_s`). On the
-pages with a month and a channel (the Overview and the five stages):
+In one process (`run.py` starts one on the workspace of its run). `first_run_s`: the first session's first run
+after the process started (importing the app's modules, opening the folder, the Definitions page). Then each page
+is measured as if it were the first a user opened after the server started: Streamlit's caches emptied (so the
+folder's facts are opened again, with nothing worked out on them), a new session started on the Definitions page,
+which computes nothing, and then:
 
-- `month_new_s`: `--switches` months not shown before, one after the other, the slowest. Each page gets months of
-  its own (the months before the default one), so that none is answered by what a page before it computed;
-- `month_back_s`: back and forth between the last two of those months, each shown already, the slowest;
-- `channel_new_s`: in the last of those months, `--switches` channels not shown before, the slowest.
+- `open_s`: the page opened from the menu, in the default month;
+- `month_new_s`: `--switches` months picked, two, four, six... months before the default one (never the month
+  before one shown, which the cards compute as their comparison), the slowest;
+- `month_back_s`: back and forth between the last two of those months, each shown already, twice: the median
+  (warm, as the interactions' warm figures);
+- `channel_new_s`: in the last of those months, `--switches` channels picked, the slowest.
 
 On the Quarter page, `report_s`: preparing the quarter's report (the HTML file and the workbook). Seconds of
-wall clock; `peak_rss_mb` is the process's, the server's memory for one user.
+wall clock; `peak_rss_mb` is the process's (the server's memory for one user at a time).
 """
 
 from __future__ import annotations
@@ -25,16 +29,19 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import streamlit as st  # noqa: E402
 from streamlit.components.v2.component_manager import BidiComponentManager  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from benchmarks.rss import peak_rss_mb  # noqa: E402
 from lifecycle.session import DATA_DIR_ENV  # noqa: E402
 
 APP = ROOT / "app.py"
@@ -79,45 +86,48 @@ def _pick(at: AppTest, key: str, index: int) -> float:
     return seconds
 
 
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+def picked_months(default: int, switches: int) -> list[int]:
+    """The month picker's options (newest first) a page is shown in after the `default` one: every second month
+    before it, so that none is the comparison month of one shown before."""
+    return [default + 2 * (k + 1) for k in range(switches)]
 
 
 def measure_pages(folder: str | os.PathLike[str], switches: int = 3) -> dict[str, Any]:
-    """Every figure of the module docstring, for the app started on the workspace `folder`."""
+    """Every figure of the module docstring, for the app started on the workspace `folder`; ValueError when it
+    has too few months or channels for `switches`."""
     os.environ[DATA_DIR_ENV] = str(folder)
     run_as_server()
-    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S)
-    first = _run(at)
-    default = at.selectbox(key="month").index or 0  # the options run from the newest month
-    months = len(at.selectbox(key="month").options)
-    channels = len(at.selectbox(key="channel").options)  # "All channels" first
-    needed = default + 1 + switches * len(PICKER_PAGES)
-    if switches < 2 or months < needed or channels < switches + 1:
-        raise SystemExit(
-            f"the workspace has {months} months and {channels - 1} channels: {needed} months and {switches} "
-            f"channels are needed for --switches {switches} (at least 2)"
-        )
+    first: float | None = None
     pages: dict[str, dict[str, float]] = {}
-    for i, page in enumerate((*PICKER_PAGES, *OTHER_PAGES)):
+    for page in (*PICKER_PAGES, *OTHER_PAGES):
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT_S)
+        at.switch_page("pages/definitions.py")
+        started = _run(at)
+        first = started if first is None else first
         at.switch_page(f"pages/{page}.py")
         figures = {"open_s": _run(at)}
         if page in PICKER_PAGES:
-            own = range(default + 1 + i * switches, default + 1 + (i + 1) * switches)
-            figures["month_new_s"] = max(_pick(at, "month", m) for m in own)
-            figures["month_back_s"] = max(_pick(at, "month", m) for m in (own[-2], own[-1]) * 2)
+            months = picked_months(at.selectbox(key="month").index or 0, switches)
+            options = len(at.selectbox(key="month").options)
+            channels = len(at.selectbox(key="channel").options) - 1  # "All channels" first
+            if switches < 2 or months[-1] >= options or channels < switches:
+                raise ValueError(
+                    f"the workspace has {options} months and {channels} channels: {months[-1] + 1} months and "
+                    f"{switches} channels are needed for --switches {switches} (at least 2)"
+                )
+            figures["month_new_s"] = max(_pick(at, "month", m) for m in months)
+            back = [_pick(at, "month", m) for m in (months[-2], months[-1]) * 2]
+            figures["month_back_s"] = round(median(back), 4)
             figures["channel_new_s"] = max(_pick(at, "channel", c) for c in range(1, switches + 1))
-            _pick(at, "channel", 0)
         if page == "quarter":
             next(b for b in at.button if b.key == "report-prepare").click()
             figures["report_s"] = _run(at)
             if not [b for b in at.get("download_button") if b.key == "report-html"]:
                 raise RuntimeError("the Quarter page prepared no report")
         pages[page] = figures
-    return {"first_run_s": first, "pages": pages, "peak_rss_mb": _peak_rss_mb()}
+    return {"first_run_s": first, "pages": pages, "peak_rss_mb": peak_rss_mb()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    out = measure_pages(args.data, args.switches)
+    try:
+        out = measure_pages(args.data, args.switches)
+    except ValueError as exc:
+        print(f"benchmarks/page_runs.py: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(out, indent=2))
     else:
