@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from metrics_fixtures import table
 
-from lifecycle.metrics import build_facts, month_bounds, parse_month
+from lifecycle.metrics import build_facts, compute_metrics, month_bounds, parse_month
+from lifecycle.metrics.derived import Later
 from lifecycle.metrics.records import _first_lead_per_key, positions_in
 from lifecycle.metrics.scores import ScoreHistory
 from lifecycle.values import first_appearance_codes
@@ -210,6 +211,31 @@ def test_a_channel_view_is_memoized_and_holds_only_that_channel():
     facts = build_facts({"leads": leads})
     view = facts.view("x")
     assert list(view.leads["lead_id"]) == ["a"] and facts.view("x") is view and facts.view(None) is facts
+
+
+def test_a_channel_views_frames_are_narrowed_when_first_read_and_give_the_same_numbers():
+    leads = table(
+        "leads",
+        lead_id=["a", "b", "c", "d"],
+        created_at=["2026-03-02", "2026-03-09", "2026-03-20", "2026-02-27"],
+        channel=["x", "y", "x", "x"],
+    )
+    traffic = table(
+        "web_traffic",
+        date=["2026-03-01", "2026-03-01", "2026-02-01"],
+        sessions=[10, 7, 5],
+        channel=["x", "y", "x"],
+    )
+    facts = build_facts({"leads": leads, "web_traffic": traffic})
+    view = facts.view("x")
+    assert isinstance(view.stored("leads"), Later) and isinstance(view.stored("traffic"), Later)
+    # a traffic metric reads the traffic only (its month index built without the leads)...
+    assert compute_metrics(facts, ["attract.sessions"], "2026-03", "x")["attract.sessions"].value == 10
+    assert isinstance(view.stored("leads"), Later)
+    # ...and the leads read afterwards are that channel's, their months compared directly: a and c in March
+    assert compute_metrics(facts, ["capture.new_leads"], "2026-03", "x")["capture.new_leads"].value == 2
+    assert list(view.leads["lead_id"]) == ["a", "c", "d"] and view.stored("leads") is view.leads
+    assert facts.view("y").stored("deals") is None  # no deals loaded: nothing to narrow
 
 
 # ---------------------------------------------------------------- email sends
