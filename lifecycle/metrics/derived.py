@@ -32,7 +32,7 @@ from lifecycle.metrics.emails import (
     join_recipients,
     send_months,
 )
-from lifecycle.metrics.months import INDEX_KEY, month_mask, register
+from lifecycle.metrics.months import month_mask, register
 from lifecycle.metrics.records import (
     STAGE_DATE_COLUMNS,
     clean_channel,
@@ -200,6 +200,21 @@ class _ReadOnFirstUse:
         obj.__dict__[self.slot] = value
 
 
+INDEXED_FRAMES = (
+    "leads",
+    "deals",
+    "customers",
+    "sends",
+    "email_summary",
+    "spend",
+    "traffic",
+    "nps",
+    "scores",
+)
+"""The Facts fields whose date columns are indexed by month (``scores``: its changes)."""
+REGISTERED_KEY = "month_index_frames"
+"""The Facts cache key of the fields registered in the month index so far."""
+
 READ_ON_FIRST_USE = (
     "leads",
     "deals",
@@ -295,17 +310,15 @@ class Facts:
     def month_mask(self, values: np.ndarray, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
         """Boolean mask of the datetime ``values`` in [start, end) (NaT never is); a calendar month of one of
         these facts' date columns reads that column's month index (built on first use, see ``months``)."""
-        if INDEX_KEY not in self.cache:
-            # A frame not read yet is not indexed: its months are compared directly (the same mask).
-            leads, deals, customers, sends, spend, traffic, nps, scores = (
-                None if isinstance(v, Later) else v
-                for v in map(
-                    self.stored, ("leads", "deals", "customers", "sends", "spend", "traffic", "nps", "scores")
-                )
-            )
-            frames = [leads, deals, customers, sends, self.email_summary, spend, traffic, nps,
-                      scores.changes if scores is not None else None]  # fmt: skip
-            register(self.cache, frames)
+        # A frame not read yet is not indexed (its months would be compared directly: the same mask); it is
+        # registered with the next mask asked for once it has been read.
+        registered = self.cache.setdefault(REGISTERED_KEY, set())
+        if len(registered) < len(INDEXED_FRAMES):
+            read = {name for name in INDEXED_FRAMES if not isinstance(self.stored(name), Later)} - registered
+            if read:
+                frames = [self.stored(name) for name in read]
+                register(self.cache, [f.changes if isinstance(f, ScoreHistory) else f for f in frames])
+                registered |= read
         return month_mask(self.cache, values, start, end)
 
     def view(self, channel: str | None) -> Facts:

@@ -91,15 +91,16 @@ def _address(values: np.ndarray) -> tuple[int, int, str]:
 
 
 def register(cache: dict, frames: Iterable[pd.DataFrame | None]) -> None:
-    """Make the datetime columns of ``frames`` indexable through ``cache`` (indexes are built on first use)."""
-    registry: dict[tuple[int, int, str], MonthIndex | set[int]] = {}  # the index, or the months asked so far
+    """Make the datetime columns of ``frames`` indexable through ``cache`` (indexes are built on first use); the
+    columns registered before stay as they are."""
+    # the index, or the months asked so far
+    registry: dict[tuple[int, int, str], MonthIndex | set[int]] = cache.setdefault(INDEX_KEY, {})
     for frame in frames:
         if frame is None:
             continue
         for col in frame.columns:
             if frame[col].dtype.kind == "M":
-                registry[_address(frame[col].to_numpy())] = set()
-    cache[INDEX_KEY] = registry
+                registry.setdefault(_address(frame[col].to_numpy()), set())
 
 
 def month_mask(cache: dict, values: np.ndarray, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from metrics_fixtures import table
 
 from lifecycle.metrics import build_facts, compute_metrics, month_bounds, parse_month
-from lifecycle.metrics.derived import Later
+from lifecycle.metrics.derived import REGISTERED_KEY, Later
 from lifecycle.metrics.records import _first_lead_per_key, positions_in
 from lifecycle.metrics.scores import ScoreHistory
 from lifecycle.values import first_appearance_codes
@@ -229,12 +229,13 @@ def test_a_channel_views_frames_are_narrowed_when_first_read_and_give_the_same_n
     facts = build_facts({"leads": leads, "web_traffic": traffic})
     view = facts.view("x")
     assert isinstance(view.stored("leads"), Later) and isinstance(view.stored("traffic"), Later)
-    # a traffic metric reads the traffic only (its month index built without the leads)...
+    # a traffic metric reads the traffic only (its month index registered without the leads)...
     assert compute_metrics(facts, ["attract.sessions"], "2026-03", "x")["attract.sessions"].value == 10
-    assert isinstance(view.stored("leads"), Later)
-    # ...and the leads read afterwards are that channel's, their months compared directly: a and c in March
+    assert isinstance(view.stored("leads"), Later) and "leads" not in view.cache[REGISTERED_KEY]
+    # ...and the leads read afterwards are that channel's, registered once read: a and c in March
     assert compute_metrics(facts, ["capture.new_leads"], "2026-03", "x")["capture.new_leads"].value == 2
     assert list(view.leads["lead_id"]) == ["a", "c", "d"] and view.stored("leads") is view.leads
+    assert {"leads", "traffic"} <= view.cache[REGISTERED_KEY]
     assert facts.view("y").stored("deals") is None  # no deals loaded: nothing to narrow
 
 
