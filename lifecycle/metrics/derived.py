@@ -166,7 +166,8 @@ T = TypeVar("T")
 
 
 class Later(Generic[T]):
-    """A value read on first use: a large frame of saved facts that most pages never read (``store``).
+    """A value read on first use: a large frame of saved facts that most pages never read (``store``), or a
+    frame of a channel view, narrowed to the channel when a metric first reads it (``Facts.view``).
 
     The value is read once, by the first caller; threads asking at the same time wait for that read."""
 
@@ -255,8 +256,9 @@ class Facts:
       ``nps`` (``respondent``, ``responded_at``, ``score``, ``comment``, ``customer_id``, ``channel``).
     - ``scores``: the sorted :class:`ScoreHistory` (None without ``score_changes``).
 
-    ``sends`` and ``scores`` may be given as a :class:`Later` (facts opened from a workspace, ``store``): they are
-    read when first used; :meth:`has` says whether they exist without reading them.
+    The frames of ``READ_ON_FIRST_USE`` may be given as a :class:`Later`, read when first used: ``sends`` and
+    ``scores`` of facts opened from a workspace (``store``), and every frame of a channel view (narrowed to the
+    channel then). :meth:`has` says whether one exists without reading it.
 
     ``info`` holds provenance: ``stage_sources`` {column: [tables]}, ``score_source``, ``customer_source``,
     ``churn_known``, ``program_basis``, ``sends_filterable``, ``nps_filterable``, ``columns`` {table: set}.

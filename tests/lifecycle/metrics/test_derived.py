@@ -11,6 +11,7 @@ from metrics_fixtures import table
 
 from lifecycle.metrics import build_facts, compute_metrics, month_bounds, parse_month
 from lifecycle.metrics.derived import REGISTERED_KEY, Later
+from lifecycle.metrics.months import INDEX_KEY, MonthIndex, _address
 from lifecycle.metrics.records import _first_lead_per_key, positions_in
 from lifecycle.metrics.scores import ScoreHistory
 from lifecycle.values import first_appearance_codes
@@ -213,6 +214,9 @@ def test_a_channel_view_is_memoized_and_holds_only_that_channel():
     assert list(view.leads["lead_id"]) == ["a"] and facts.view("x") is view and facts.view(None) is facts
 
 
+MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
+
+
 def test_a_channel_views_frames_are_narrowed_when_first_read_and_give_the_same_numbers():
     leads = table(
         "leads",
@@ -236,6 +240,15 @@ def test_a_channel_views_frames_are_narrowed_when_first_read_and_give_the_same_n
     assert compute_metrics(facts, ["capture.new_leads"], "2026-03", "x")["capture.new_leads"].value == 2
     assert list(view.leads["lead_id"]) == ["a", "c", "d"] and view.stored("leads") is view.leads
     assert {"leads", "traffic"} <= view.cache[REGISTERED_KEY]
+    assert _address(view.leads["created_at"].to_numpy()) in view.cache[INDEX_KEY]
+    # asked for enough months, the view's leads get a month index of their own: the same counts as the frame's
+    counts = [
+        compute_metrics(facts, ["capture.new_leads"], m, "x")["capture.new_leads"].value for m in MONTHS
+    ]
+    assert isinstance(view.cache[INDEX_KEY][_address(view.leads["created_at"].to_numpy())], MonthIndex)
+    assert (
+        counts == [0, 1, 2, 0] == [(view.leads["created_at"].dt.strftime("%Y-%m") == m).sum() for m in MONTHS]
+    )
     assert facts.view("y").stored("deals") is None  # no deals loaded: nothing to narrow
 
 
