@@ -53,7 +53,11 @@ def test_switching_the_month_in_the_sidebar_changes_the_url(page: Page, server: 
     expect(page.get_by_test_id("stMain").locator("h1").first).to_contain_text("Convert", timeout=RUN_TIMEOUT)
     settle(page)
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="Mar 2026").click()
+    # Typed and taken with Enter: a click on an option further down the list can land while the list still
+    # scrolls it into view (the list stayed open, once, on a loaded machine).
+    page.keyboard.type("Mar 2026")
+    page.get_by_role("option", name="Mar 2026", exact=True).wait_for()
+    page.keyboard.press("Enter")
     settle(page)
     expect(page).to_have_url(f"{server}/convert?month=Mar+2026")
     expect(page.get_by_test_id("stMain")).to_contain_text("Mar 2026")
