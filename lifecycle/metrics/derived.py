@@ -316,11 +316,11 @@ class Facts:
         # registered with the next mask asked for once it has been read.
         registered = self.cache.setdefault(REGISTERED_KEY, set())
         if len(registered) < len(INDEXED_FRAMES):
-            read = {name for name in INDEXED_FRAMES if not isinstance(self.stored(name), Later)} - registered
+            read = {n: self.stored(n) for n in INDEXED_FRAMES if n not in registered}
+            read = {n: f for n, f in read.items() if not isinstance(f, Later)}
             if read:
-                frames = [self.stored(name) for name in read]
-                register(self.cache, [f.changes if isinstance(f, ScoreHistory) else f for f in frames])
-                registered |= read
+                register(self.cache, [f.changes if isinstance(f, ScoreHistory) else f for f in read.values()])
+                registered.update(read)
         return month_mask(self.cache, values, start, end)
 
     def view(self, channel: str | None) -> Facts:
