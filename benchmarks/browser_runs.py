@@ -21,7 +21,6 @@ visit; `page_runs.py` times each page's runs on a server with nothing computed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.page_runs import OTHER_PAGES, PICKER_PAGES  # noqa: E402
+from benchmarks.page_runs import OTHER_PAGES, PICKER_PAGES, print_pages  # noqa: E402
 
 WAIT_S = 120
 """The longest wait for a run to end before the measurement stops."""
@@ -160,12 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown page(s): {', '.join(unknown)}; pages: {', '.join(known)}")
     out = measure_browser(args.url, chosen, args.chromium, args.settle)
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print(f"first load {out['first_load_s']:.2f} s (drawn {out['first_drawn_s']:.2f} s)")
-        for page, figures in out["pages"].items():
-            print(f"{page:<12}" + "  ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+    headline = f"first load {out['first_load_s']:.2f} s (drawn {out['first_drawn_s']:.2f} s)"
+    print_pages(out, headline, as_json=args.json, digits=2)
     return 0
 
 

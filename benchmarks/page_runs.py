@@ -145,13 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"benchmarks/page_runs.py: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print(f"first run {out['first_run_s']:.3f} s, peak RSS {out['peak_rss_mb']:,.0f} MB")
-        for page, figures in out["pages"].items():
-            print(f"{page:<12}" + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    headline = f"first run {out['first_run_s']:.3f} s, peak RSS {out['peak_rss_mb']:,.0f} MB"
+    print_pages(out, headline, as_json=args.json, digits=3)
     return 0
+
+
+def print_pages(out: dict[str, Any], headline: str, *, as_json: bool, digits: int) -> None:
+    """`out` as one JSON object, or `headline` and a line of figures per page (for people)."""
+    if as_json:
+        print(json.dumps(out, indent=2))
+        return
+    print(headline)
+    for page, figures in out["pages"].items():
+        print(f"{page:<12}" + "  ".join(f"{k} {v:.{digits}f}" for k, v in figures.items()))
 
 
 if __name__ == "__main__":
