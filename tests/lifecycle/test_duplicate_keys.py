@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle import values
-from lifecycle.ingest import _all_multiples, _key_codes, _repeated_later, ingest_raw
+from lifecycle.ingest import _all_multiples, _key_codes, _pack_rank, _repeated_later, ingest_raw
 from lifecycle.reader import read_raw
 
 STAMPS = [
@@ -66,6 +66,37 @@ def test_hand_made_duplicates_keep_the_last_row():
     assert _repeated_later(frame, ["at", "who"], np.array([3, 4, 5])).tolist() == [
         True, False, False, False, False, False,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("slice_rows", [1_000_000, 2])
+def test_the_column_a_file_is_listed_by_is_packed_first_and_text_last(monkeypatch, slice_rows):
+    # Packed in the file's own order, the keys are nearly sorted already, which numpy's stable sort merges
+    # in a few passes: the column whose codes fall the fewest times from row to row goes first (the falls
+    # counted a slice at a time, here also across slices of two rows).
+    monkeypatch.setattr(values, "SLICE_ROWS", slice_rows)
+    by_lead = pd.DataFrame(
+        {
+            "lead": pd.Series(["7", "7", "7", "9", "9", "12"], dtype="str").astype("category"),
+            "at": pd.Series(
+                ["2026-01-03", "2026-01-05", "2026-01-09", "2026-01-01", "2026-01-04", "2026-01-02"],
+                dtype="datetime64[us]",
+            ),
+            "reason": pd.Series(["b", "a", "b", "a", "b", "a"], dtype="str").astype("category"),
+            "who": pd.Series(["x", "y", "x", "y", "x", "y"], dtype="str"),
+        }
+    )
+    assert [_pack_rank(by_lead[c]) for c in ["lead", "at", "reason", "who"]] == [
+        (False, 1), (False, 2), (False, 3), (True, 0),
+    ]  # fmt: skip
+    # (the categories in sorted order, "12" < "7" < "9": the leads' codes fall once)
+    order = sorted(["who", "reason", "at", "lead"], key=lambda c: _pack_rank(by_lead[c]))
+    assert order == ["lead", "at", "reason", "who"]
+    by_time = by_lead.sort_values("at", kind="stable").reset_index(drop=True)
+    order = sorted(["who", "reason", "at", "lead"], key=lambda c: _pack_rank(by_time[c]))
+    assert order[0] == "at" and order[-1] == "who"
+    for frame in (by_lead, by_time, pd.concat([by_lead, by_time], ignore_index=True)):
+        key = ["who", "reason", "at", "lead"]
+        assert _repeated_later(frame, key, NONE).tolist() == frame[key].duplicated(keep="last").tolist()
 
 
 def test_timestamps_are_packed_in_whole_seconds_only_when_every_value_is():
