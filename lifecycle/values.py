@@ -93,9 +93,18 @@ def maybe_untrimmed(cells: pa.Array | pa.ChunkedArray) -> bool:
         data = (
             np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
         )
+        if not _edge_byte_within(data[offsets[0] : offsets[-1]]):
+            continue  # no cell holds a byte that could be trimmed (ids, codes): no cell to look at
         if _EDGE_BYTES[data[starts]].any() or _EDGE_BYTES[data[ends - 1]].any():
             return True
     return False
+
+
+def _edge_byte_within(data: np.ndarray) -> bool:
+    """Whether `data` may hold an `_EDGE_BYTES` byte: False when every byte is printable ASCII other than the
+    space, found from its smallest and largest byte (two passes without a copy, where looking up the first and
+    last byte of each of 21 M e-mail recipients' ids took 0.1–0.3 s)."""
+    return bool(len(data)) and (int(data.min()) <= 0x20 or int(data.max()) >= 0x7F)
 
 
 PARALLEL_ROWS = 1_000_000

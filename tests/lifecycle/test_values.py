@@ -229,6 +229,18 @@ def test_dictionary_codes_number_each_distinct_value_once_on_one_or_two_threads(
         assert category.cat.categories.dtype == "str"
 
 
+def test_cells_of_printable_ascii_alone_need_no_trimming_and_any_other_byte_is_looked_at():
+    ids = [str(n) for n in range(1000, 1100)]
+    assert not values.maybe_untrimmed(pa.array(ids, pa.large_string()))
+    assert not values.maybe_untrimmed(pa.array(["a-b", "x_y", "~!"], pa.string()))
+    for odd in ("\t1234", "1234 ", "12\u00a0", "", "1\x1f"):
+        cells = pa.array([*ids, odd, *ids], pa.large_string())
+        assert values.maybe_untrimmed(cells) == (odd != odd.strip() or not odd), odd
+        # a slice that leaves the odd cell out looks only at its own bytes
+        assert not values.maybe_untrimmed(cells.slice(len(ids) + 1))
+    assert not values.maybe_untrimmed(pa.array(["a b", "c  d"]))  # spaces inside a cell are kept
+
+
 def test_the_ascii_separators_arrow_trims_are_trimmed_on_every_road():
     cells = pd.Series(["\x1fabc", "x\x1c", "\x1e", "ok"], dtype="str")
     assert values.maybe_untrimmed(pa.array(cells.array))
