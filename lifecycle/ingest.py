@@ -611,7 +611,7 @@ def _rejected_frame(
                 [
                     pd.DataFrame(
                         {
-                            "row": raw.rows.iloc[rejected_at].astype("Int64"),
+                            "row": pd.array(raw.rows[rejected_at], dtype="Int64"),
                             "reason": detail,
                             "reason_kind": kind,
                         },

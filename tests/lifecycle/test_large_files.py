@@ -67,7 +67,7 @@ def assert_same_tables(got: list[reader.RawTable], want: list[reader.RawTable]) 
     assert len(got) == len(want)
     for a, b in zip(got, want, strict=True):
         pd.testing.assert_frame_equal(as_text(a.frame), b.frame)
-        pd.testing.assert_series_equal(a.rows, b.rows)
+        pd.testing.assert_index_equal(a.rows, b.rows)
         for field in vars(b):
             if field not in ("frame", "rows"):
                 assert getattr(a, field) == getattr(b, field), field
@@ -308,7 +308,7 @@ def test_values_spanning_lines_across_the_parsers_blocks_are_read_whole(monkeypa
     monkeypatch.setattr(reader, "_BLOCK_BYTES", 256)
     (blocks,) = reader.read_raw(data, "nps.csv")
     pd.testing.assert_frame_equal(blocks.frame, whole.frame)
-    pd.testing.assert_series_equal(blocks.rows, whole.rows)
+    pd.testing.assert_index_equal(blocks.rows, whole.rows)
     assert [b.text for b in blocks.bad_rows] == [b.text for b in whole.bad_rows] == ['"R-short",2024-01-02']
 
 

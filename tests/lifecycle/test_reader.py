@@ -67,7 +67,7 @@ def test_a_cp1252_byte_past_the_first_megabyte_is_still_found_and_read() -> None
     assert len(raw.frame) == 60_001
     assert [r[2] for r in cells(raw)[-2:]] == ["Zürich", "Malmö"]
     assert raw.encoding == "utf-8+cp1252 (mixed)"
-    assert raw.rows.iloc[-1] == 60_002
+    assert raw.rows[-1] == 60_002
 
 
 def test_a_utf8_file_with_a_bom_is_read_in_place_with_its_rows_numbered() -> None:
