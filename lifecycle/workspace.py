@@ -303,8 +303,9 @@ def _statistics_columns(frame: pd.DataFrame) -> bool | list[str]:
 
 
 def _encodings(frame: pd.DataFrame) -> dict[str, Any]:
-    """How a table of `PLAIN_FROM_ROWS` rows or more writes its timestamps and, from `PART_ROWS` rows (an event
-    table), its short text columns that are not categoricals; its other columns with snappy, Parquet's default.
+    """How a table of `PLAIN_FROM_ROWS` rows or more writes its timestamps and numbers and, from `PART_ROWS` rows
+    (an event table), its short text columns that are not categoricals; its other columns with snappy,
+    Parquet's default.
     Nothing for a smaller table (Parquet's defaults).
 
     Timestamps: delta-encoded (DELTA_BINARY_PACKED, the differences between neighbouring times bit-packed) and
@@ -318,15 +319,21 @@ def _encodings(frame: pd.DataFrame) -> dict[str, Any]:
     recipients — plain and not compressed: for 21 M recipients' ids 0.15 CPU-seconds to write instead of 0.52,
     read back in 0.22 CPU-s instead of 0.62, 213 MB instead of 95 (LZ4 and zstd took as long as snappy, the
     delta encodings of text longer still). Longer text (`SHORT_TEXT_BYTES`; e-mail addresses, names), which
-    snappy shrinks more for its time, keeps it."""
+    snappy shrinks more for its time, keeps it.
+
+    Numbers (float64): their bytes split into eight streams (BYTE_STREAM_SPLIT: the first byte of every value,
+    then the second …), which snappy then shrinks. 10 M score changes' delta and score columns: written in 0.14 s
+    instead of 0.195, 21 MB instead of 30, read back in 0.08 s instead of 0.07."""
     if len(frame) < PLAIN_FROM_ROWS:
         return {}
     times = {str(c) for c in frame.columns if frame[c].dtype.kind == "M"}
+    numbers = {str(c) for c in frame.columns if frame[c].dtype.kind == "f"}
     ids = {str(c) for c in frame.columns if _short_text(frame[c])} if len(frame) >= PART_ROWS else set()
-    if not times | ids:
+    if not times | numbers | ids:
         return {}
+    encoding = {**dict.fromkeys(times, "DELTA_BINARY_PACKED"), **dict.fromkeys(numbers, "BYTE_STREAM_SPLIT")}
     return {
-        **({"column_encoding": dict.fromkeys(sorted(times), "DELTA_BINARY_PACKED")} if times else {}),
+        **({"column_encoding": dict(sorted(encoding.items()))} if encoding else {}),
         "compression": {str(c): "none" if str(c) in times | ids else "snappy" for c in frame.columns},
     }
 

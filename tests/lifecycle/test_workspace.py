@@ -186,6 +186,22 @@ def test_large_tables_dictionary_encode_only_categoricals_of_few_categories(tmp_
     workspace.commit(tmp_path / "addressed", {"email_events": addressed})
     (mailed,) = workspace.table_files(tmp_path / "addressed")["email_events"]
     assert _codecs(mailed)["recipient"] == "SNAPPY" and _codecs(mailed)["at"] == "UNCOMPRESSED"
+    # Numbers of a large table: their bytes split into streams, then snappy.
+    scores = pd.DataFrame(
+        {
+            "lead_id": pd.Series(["L1", "L2", "L1", "L3"], dtype="str"),
+            "at": events["at"],
+            "delta": pd.Series([5.0, -2.5, None, 1e9], dtype="float64"),
+            "score": pd.Series([5.0, 12.0, 7.25, None], dtype="float64"),
+        }
+    )
+    workspace.commit(tmp_path / "scores", {"score_changes": scores})
+    (scored,) = workspace.table_files(tmp_path / "scores")["score_changes"]
+    assert [_encoded(scored)[c] for c in ("delta", "score")] == [{"BYTE_STREAM_SPLIT"}] * 2
+    assert [_codecs(scored)[c] for c in ("delta", "score", "at")] == ["SNAPPY", "SNAPPY", "UNCOMPRESSED"]
+    got = load_tables(tmp_path / "scores")["score_changes"]
+    pd.testing.assert_series_equal(got["delta"], scores["delta"])
+    pd.testing.assert_series_equal(got["score"], scores["score"])
     for folder in ("small", "large", "events"):  # the same table read back either way
         got = load_tables(tmp_path / folder, compact=True)["email_events"]
         assert got["recipient"].astype("str").tolist() == ["L1", "L2", "L3", "L1"]
