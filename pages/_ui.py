@@ -407,7 +407,9 @@ def table(
     highlight: Any = None,
 ) -> None:
     """A table (cells rendered as text, never Markdown) with a CSV download (formulas neutralized); rows
-    where the boolean array `highlight` is true get a warm background."""
+    where the boolean array `highlight` is true get a warm background. The CSV is written when the button is
+    clicked (Streamlit's deferred download), not on every run of the page: the Expand page spent a quarter of a
+    run going back to a month already shown writing its three tables' CSVs."""
     config = {
         col: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm") for col in ses.date_columns(frame)
     }
@@ -422,7 +424,7 @@ def table(
     )  # fmt: skip
     st.download_button(
         "Download CSV",
-        to_safe_csv(frame),
+        lambda: to_safe_csv(frame),
         file_name=_file_name(name),
         mime="text/csv",
         key=f"{key}-csv",

@@ -92,8 +92,13 @@ else:
         )
         or 3
     )
-    verbatims = nps_verbatims(
-        ctx.facts, ctx.month, ctx.channel, ctx.settings, category=picked or [], months=months
+    categories = picked or []
+    verbatims = ui.memo(
+        ctx,
+        ("verbatims", ctx.month, ctx.channel, tuple(categories), months),
+        lambda: nps_verbatims(
+            ctx.facts, ctx.month, ctx.channel, ctx.settings, category=categories, months=months
+        ),
     )
     if verbatims.frame.empty:
         st.info("No comments from these respondents in this window.")

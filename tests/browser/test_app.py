@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -88,3 +89,14 @@ def test_uploading_a_file_from_the_data_page_shows_its_report(
     expect(picker.locator("input")).to_have_value("deals.csv → deals · 2 of 3 rows loaded")
     expect(main).to_contain_text("closed_at: not a date in column 'Close Date': 'soon'")  # the rejected row
     shoot(page, "data-upload")
+    # The rejected rows download, written when the button is clicked (Streamlit's deferred download).
+    with page.expect_download() as download:
+        main.locator(".st-key-rejected-0-deals-csv button").click()
+    assert download.value.suggested_filename == "deals-csv-rejected-rows.csv"
+    rejected = Path(download.value.path()).read_bytes()
+    assert rejected.startswith(codecs.BOM_UTF8)  # Excel reads the accents right
+    lines = rejected.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("row,reason,Deal ID,Create Date,Close Date")
+    assert lines[1:] == [
+        "4,closed_at: not a date in column 'Close Date': 'soon',D3,2026-07-09,soon,Closed Won,5000,Existing Business"
+    ]
