@@ -1028,6 +1028,8 @@ def _holds_line_break(column: pa.ChunkedArray) -> bool:
         if data is None:
             continue
         text = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if not len(text) or text.min() > 13:  # no byte as low as \r (13) or \n (10): ids, most names
+            continue
         if np.count_nonzero(text == 10) or np.count_nonzero(text == 13):
             return True
     return False

@@ -172,8 +172,8 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
         values = frame[column]
         if isinstance(values.dtype, pd.CategoricalDtype) and pa.types.is_dictionary(field.type):
             codes = values.cat.codes.to_numpy()
-            missing = codes < 0
-            indices = pa.array(codes, mask=missing if missing.any() else None)
+            missing = codes < 0 if len(codes) and codes.min() < 0 else None  # (no mask made when none is)
+            indices = pa.array(codes, mask=missing)
             dictionary = pa.array(values.cat.categories.array).cast(field.type.value_type)
             arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary, safe=False))
         elif (
@@ -184,8 +184,8 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
             and np.datetime_data(values.dtype)[0] == field.type.unit
         ):
             ticks = values.to_numpy()
-            missing = np.isnat(ticks)
-            ticks_array = pa.array(ticks.view(np.int64), mask=missing if missing.any() else None)
+            missing = np.isnat(ticks) if len(ticks) and np.isnat(ticks.min()) else None  # (min: NaT if any)
+            ticks_array = pa.array(ticks.view(np.int64), mask=missing)
             arrays.append(ticks_array.view(field.type))
         else:
             arrays.append(pa.Table.from_pandas(frame[[column]], preserve_index=False).column(0))
