@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from lifecycle.figures import (
@@ -144,3 +147,25 @@ def test_group_names_from_the_uploads_are_shown_literally_not_as_markup() -> Non
     [bars] = fig.data
     assert list(bars.y) == ["&lt;b&gt;Spring&lt;/b&gt; &amp; &lt;a href='x'&gt;"]
     assert list(bars.customdata) == ["<b>Spring</b> & <a href='x'>"]  # the drill-through gets the real name
+
+
+@pytest.mark.parametrize(
+    ("unit", "values", "selected"),
+    [
+        ("count", [10, None, 30, 40], "2026-03"),
+        ("rate", [0.01, 0.2, 0.3], None),
+        ("currency", [1200.5, 3000.0], "2026-02"),
+        ("nps", [-20.0, 35.0], "2026-09"),
+        ("days", [], "2026-01"),
+    ],
+)
+def test_trend_built_without_plotly_checks_is_what_plotly_checks_build(unit, values, selected) -> None:
+    # The trend figure skips plotly's checks of each property (they took most of its time): every one of its
+    # properties must pass them, and the checked figure must be the same figure.
+    fig = figure_trend(series(values), "A metric by month", unit, "nurture", selected=selected, currency="€")
+    checked = go.Figure(fig.to_dict())  # raises on any property plotly does not know or accept
+    assert json.loads(pio.to_json(checked)) == json.loads(pio.to_json(fig))
+    top = max((abs(v) for v in values if v is not None), default=None)
+    assert fig.to_dict()["layout"]["yaxis"] == {
+        **axis_format(unit, "€", top), "gridcolor": "#E8EAED", "zerolinecolor": "#E8EAED", "automargin": True,
+    }  # fmt: skip
