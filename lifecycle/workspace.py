@@ -304,9 +304,8 @@ def _statistics_columns(frame: pd.DataFrame) -> bool | list[str]:
 
 def _encodings(frame: pd.DataFrame) -> dict[str, Any]:
     """How a table of `PLAIN_FROM_ROWS` rows or more writes its timestamps and numbers and, from `PART_ROWS` rows
-    (an event table), its short text columns that are not categoricals; its other columns with snappy,
-    Parquet's default.
-    Nothing for a smaller table (Parquet's defaults).
+    (an event table), its short text columns that are not categoricals; its other columns with snappy, Parquet's
+    default. Nothing for a smaller table (Parquet's defaults).
 
     Timestamps: delta-encoded (DELTA_BINARY_PACKED, the differences between neighbouring times bit-packed) and
     not compressed. For 21 M e-mail events' times: 45 MB instead of 68, read back in 0.03 s instead of 0.17, and
