@@ -30,6 +30,7 @@ from lifecycle.synonyms import PARDOT_EVENT_TYPES, VALUE_SYNONYMS, normalize_hea
 from lifecycle.values import (
     add_plain_integers,
     dictionary_codes,
+    missing_mask,
     normalize_key,
     parse_datetime,
     parse_number,
@@ -517,7 +518,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     culprits: list[tuple[np.ndarray, np.ndarray]] = []  # rejected rows and the raw cells quoted in the reason
 
     def reject(mask: pd.Series | np.ndarray | None, reason: str, cells: pd.Series | None = None) -> None:
-        if mask is None:  # nothing to reject (`_missing`)
+        if mask is None:  # nothing to reject (`values.missing_mask`)
             return
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():  # most columns of most files: nothing to reject, nothing more to compute
@@ -554,7 +555,7 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     for canonical in spec.required:
         if canonical in out:
             source = detection.columns.get(canonical, "default")
-            reject(_missing(out[canonical]), f"{canonical}: missing (column {source!r} is empty)")
+            reject(missing_mask(out[canonical]), f"{canonical}: missing (column {source!r} is empty)")
     for group in spec.one_of:
         present = [out[c] for c in group if c in out]
         if present:
@@ -590,23 +591,6 @@ def ingest_raw(raw: RawTable, *, table: str | None = None, mapping: ColumnMappin
     assert report.rows_read == report.rows_loaded + report.rows_rejected
     kept = result if loaded.all() else result[loaded]  # no copy of a file whose every row loads
     return Ingested(name, kept.reset_index(drop=True), report, rejected_rows)
-
-
-def _missing(values: pd.Series) -> np.ndarray | None:
-    """`values.isna()` as an array, or None when no value is missing, told without an array of the whole column
-    where the column says so itself (a categorical's smallest code, a timestamp column's earliest time, Arrow's
-    count of missing text): no mask of 21 M rows made to find nothing."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        if not len(codes) or codes.min() >= 0:
-            return None
-    elif values.dtype.kind == "M":
-        ticks = values.to_numpy()
-        if not len(ticks) or not np.isnat(ticks.min()):  # (the earliest is NaT when one is)
-            return None
-    elif values.dtype == "str" and not pa.array(values.array).null_count:
-        return None
-    return values.isna().to_numpy()
 
 
 def _rejected_frame(

@@ -107,6 +107,23 @@ def _edge_byte_within(data: np.ndarray) -> bool:
     return bool(len(data)) and (int(data.min()) <= 0x20 or int(data.max()) >= 0x7F)
 
 
+def missing_mask(values: pd.Series) -> np.ndarray | None:
+    """`values.isna()` as an array, or None when no value is missing, told without an array of the whole column
+    where the column says so itself (a categorical's smallest code, a timestamp column's earliest time, Arrow's
+    count of missing text): no mask of 21 M rows made to find nothing."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        if not len(codes) or codes.min() >= 0:
+            return None
+    elif values.dtype.kind == "M":
+        ticks = values.to_numpy()
+        if not len(ticks) or not np.isnat(ticks.min()):  # (the earliest is NaT when one is)
+            return None
+    elif values.dtype == "str" and not pa.array(values.array).null_count:
+        return None
+    return values.isna().to_numpy()
+
+
 PARALLEL_ROWS = 1_000_000
 """Cells from which `dictionary_codes` encodes a column in two halves on two threads."""
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lifecycle.schema import TABLES, coerce_frame, frame_of
-from lifecycle.values import categorical_of, cell_offsets
+from lifecycle.values import categorical_of, cell_offsets, missing_mask
 
 Tables = Mapping[str, pd.DataFrame]
 """Canonical tables by name; a table that was never loaded is absent (not an empty frame)."""
@@ -171,9 +171,7 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     for field, column in zip(schema, frame.columns, strict=True):
         values = frame[column]
         if isinstance(values.dtype, pd.CategoricalDtype) and pa.types.is_dictionary(field.type):
-            codes = values.cat.codes.to_numpy()
-            missing = codes < 0 if len(codes) and codes.min() < 0 else None  # (no mask made when none is)
-            indices = pa.array(codes, mask=missing)
+            indices = pa.array(values.cat.codes.to_numpy(), mask=missing_mask(values))
             dictionary = pa.array(values.cat.categories.array).cast(field.type.value_type)
             arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary, safe=False))
         elif (
@@ -183,9 +181,7 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
             and field.type.tz is None
             and np.datetime_data(values.dtype)[0] == field.type.unit
         ):
-            ticks = values.to_numpy()
-            missing = np.isnat(ticks) if len(ticks) and np.isnat(ticks.min()) else None  # (min: NaT if any)
-            ticks_array = pa.array(ticks.view(np.int64), mask=missing)
+            ticks_array = pa.array(values.to_numpy().view(np.int64), mask=missing_mask(values))
             arrays.append(ticks_array.view(field.type))
         else:
             arrays.append(pa.Table.from_pandas(frame[[column]], preserve_index=False).column(0))

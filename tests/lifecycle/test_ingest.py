@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifecycle import ingest, workspace
-from lifecycle.ingest import IngestError, _missing, ingest_files, read_export
+from lifecycle.ingest import IngestError, ingest_files, read_export
 from lifecycle.mapping import ColumnMapping
+from lifecycle.values import missing_mask
 from lifecycle.workspace import load_tables, read_manifest
 from tests.paths import MAVEN_CRM
 
@@ -332,12 +333,12 @@ def test_missing_values_are_found_in_every_kind_of_column_and_none_means_none_mi
         "float": (pd.Series([1.0, None, 3.0], dtype="float64"), [False, True, False]),
     }
     for name, (values, missing) in columns.items():
-        assert _missing(values).tolist() == missing, name
+        assert missing_mask(values).tolist() == missing, name
         complete = values.iloc[[0, 2]].reset_index(drop=True)
-        found = _missing(complete)
+        found = missing_mask(complete)
         assert found is None or not found.any(), name
-        assert _missing(values.iloc[:0]) is None or not len(_missing(values.iloc[:0])), name
+        assert missing_mask(values.iloc[:0]) is None or not len(missing_mask(values.iloc[:0])), name
     # Told without a mask where the column says so itself.
-    assert _missing(pd.Series(["a", "b"], dtype="str").astype("category")) is None
-    assert _missing(pd.Series(["2026-01-01"], dtype="datetime64[us]")) is None
-    assert _missing(pd.Series(["a", "b"], dtype="str")) is None
+    assert missing_mask(pd.Series(["a", "b"], dtype="str").astype("category")) is None
+    assert missing_mask(pd.Series(["2026-01-01"], dtype="datetime64[us]")) is None
+    assert missing_mask(pd.Series(["a", "b"], dtype="str")) is None
